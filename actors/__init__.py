@@ -1,0 +1,1 @@
+"""The actor: the progressive graph-based speech generator and its vocoder."""

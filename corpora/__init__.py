@@ -1,0 +1,1 @@
+"""Corpora: the synthetic audiovisual emotional corpus, and readers for real footage."""

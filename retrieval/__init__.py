@@ -1,0 +1,1 @@
+"""The Reference Footage library (LanceDB) and emotion-similarity retrieval."""
