@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: all install system-deps demo test lint format clean
+.PHONY: all install system-deps demo demo-clip test lint format clean
 
 all: install
 
@@ -41,6 +41,11 @@ install: system-deps $(STAMP)
 
 demo: install
 	$(VENV)/bin/dubber demo
+
+# Re-creates the bundled demo clip (committed under assets/demo) with the project's own corpus code.
+demo-clip: install
+	$(VENV)/bin/dubber corpus clip --voice flite_slt --emotion angry --intensity 0.8 --seed 7 \
+	  --text "I told you never to come back here, and you did it anyway!" --out assets/demo
 
 test: install
 	$(VENV)/bin/ruff check .

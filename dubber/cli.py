@@ -15,6 +15,7 @@ from dubber import __version__
 # (name, module, one-line help). Modules keep their top-level imports light so --help is instant.
 COMMANDS: list[tuple[str, str, str]] = [
     ("demo", "dubber.demo", "run the main job on the bundled demo clip and print what it found"),
+    ("corpus", "corpora.cli", "render synthetic audiovisual clips; list the voice bank"),
     ("perceive", "perception.cli", "perceive a video clip (face, lips, expression, scene, audio, text)"),
 ]
 
@@ -37,11 +38,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+OUR_LOGGERS = ("dubber", "perception", "agents", "actors", "retrieval", "serving", "corpora", "evaluation")
+
+
 def _setup_logging(verbosity: int) -> None:
-    level = logging.WARNING - 10 * min(verbosity + 1, 2)  # default INFO; -v DEBUG
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for noisy in ("numba", "matplotlib", "urllib3", "filelock", "faster_whisper", "httpx"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    """Our rooms log at INFO (-v: DEBUG); third-party libraries only say WARNING and up (-vv: all)."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbosity >= 2 else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for name in OUR_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if verbosity >= 1 else logging.INFO)
     warnings.filterwarnings("ignore", category=UserWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)

@@ -22,6 +22,7 @@ def run(args: argparse.Namespace) -> int:
     from dubber.errors import BadInputError
     from perception.cli import format_summary
     from perception.pipeline import ClipPerceiver
+    from perception.text import decode_line
 
     clip: Path = args.clip
     video, audio, line = clip / "video.mp4", clip / "audio.wav", clip / "line.txt"
@@ -29,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
         if not f.is_file():
             raise BadInputError("demo clip file is missing", source=f, hint="re-create it: make demo-clip")
     print(f"Perceiving the demo clip in {clip} ...", file=sys.stderr)
-    summary = ClipPerceiver().perceive(video, audio=audio, text=line.read_bytes()).summary()
+    summary = ClipPerceiver().perceive(video, audio=audio, text=decode_line(line.read_bytes(), source=line)).summary()
     if args.json:
         json.dump(summary, sys.stdout, indent=2, ensure_ascii=False)
         print()

@@ -22,12 +22,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from dubber.errors import BadInputError
     from perception.pipeline import ClipPerceiver
+    from perception.text import decode_line
 
-    text: str | bytes | None = args.text
+    text: str | None = None if args.text is None else decode_line(args.text, source="--text")
     if args.text_file is not None:
         if not args.text_file.is_file():
             raise BadInputError("text file not found", source=args.text_file)
-        text = args.text_file.read_bytes()
+        text = decode_line(args.text_file.read_bytes(), source=args.text_file)
     perception = ClipPerceiver().perceive(
         args.video, audio=args.audio, text=text, require_face=not args.allow_no_face
     )

@@ -22,8 +22,6 @@ from perception.records import ClipPerception, VideoClip
 if TYPE_CHECKING:
     from perception.expression import ExpressionRecognizer
     from perception.face import FaceTracker
-    from perception.speaker import SpeakerEncoder
-    from perception.text import SentenceEmbedder
 
 log = logging.getLogger(__name__)
 
@@ -44,18 +42,6 @@ class ClipPerceiver:
         from perception.expression import ExpressionRecognizer
 
         return ExpressionRecognizer()
-
-    @cached_property
-    def speaker_encoder(self) -> SpeakerEncoder:
-        from perception.speaker import SpeakerEncoder
-
-        return SpeakerEncoder()
-
-    @cached_property
-    def sentence_embedder(self) -> SentenceEmbedder:
-        from perception.text import SentenceEmbedder
-
-        return SentenceEmbedder()
 
     def perceive(
         self,
@@ -85,9 +71,7 @@ class ClipPerceiver:
         with _timed(timings, "face_track"):
             track = self.face_tracker.track(clip.frames)
         if require_face and not track.has_face.any():
-            raise NoFaceError(
-                f"no face found in any of its {clip.num_frames} frames", source=clip.source
-            )
+            raise NoFaceError(f"no face found in any of its {clip.num_frames} frames", source=clip.source)
         if not track.has_face.any():
             log.warning("%s: no face found; lip features are empty", clip.source)
         with _timed(timings, "lips"):
@@ -113,10 +97,7 @@ class ClipPerceiver:
             from perception.text import analyse_text, decode_line
 
             with _timed(timings, "text"):
-                line = decode_line(text)
-                result.text = analyse_text(line, with_embedding=False)
-                if with_text_embedding:
-                    result.text.embedding = self.sentence_embedder.embed([result.text.normalised])[0]
+                result.text = analyse_text(decode_line(text), with_embedding=with_text_embedding)
         return result
 
     def _add_audio(
@@ -128,26 +109,19 @@ class ClipPerceiver:
         with_speaker: bool,
     ) -> None:
         from evaluation.sync import av_sync
-        from perception.audio import analyse_audio, load_audio, loudness_envelope
+        from perception.audio import analyse_audio, check_audio, load_audio, loudness_envelope, resample
 
         sr = self.config.media.sample_rate
         with _timed(result.timings, "audio"):
             if isinstance(audio, np.ndarray):
-                from perception.audio import check_audio
-
-                if sample_rate is not None and sample_rate != sr:
-                    import soxr
-
-                    audio = soxr.resample(audio, sample_rate, sr).astype(np.float32)
-                check_audio(audio, sr, source="audio")
-                samples = audio
+                samples = resample(check_audio(audio, sample_rate or sr, source="audio"), sample_rate or sr, sr)
             else:
                 samples = load_audio(audio, sample_rate=sr)
-            result.audio = analyse_audio(samples, sr, with_egemaps=with_egemaps, with_speaker=False)
-            if with_speaker:
-                result.audio.speaker_embedding = self.speaker_encoder.embed(samples, sr)
+            result.audio = analyse_audio(samples, sr, with_egemaps=with_egemaps, with_speaker=with_speaker)
         loudness = loudness_envelope(samples, sr, result.fps, num_frames=result.num_frames)
         sync = av_sync(result.lips.inner_opening, loudness)
+        if not sync.measured:
+            return
         result.extras["av_sync"] = {
             "offset_frames": int(sync.offset_frames),
             "confidence": round(float(sync.confidence), 4),

@@ -76,7 +76,9 @@ def read_video(
         frames = _decode_resampled(container, vstream, fps, max_seconds, path)
         has_audio = bool(container.streams.audio)
     except _AV_ERRORS as exc:
-        raise BadInputError(f"video data is corrupt or truncated ({type(exc).__name__}: {exc})", source=path) from exc
+        raise BadInputError(
+            f"video data is corrupt or truncated ({type(exc).__name__}: {exc})", source=path
+        ) from exc
     finally:
         container.close()
     if not frames:
@@ -84,9 +86,7 @@ def read_video(
     audio, sample_rate = (None, None)
     if with_audio and has_audio:
         audio, sample_rate = read_audio_track(path)
-    return VideoClip(
-        frames=np.stack(frames), fps=fps, source=str(path), audio=audio, sample_rate=sample_rate
-    )
+    return VideoClip(frames=np.stack(frames), fps=fps, source=str(path), audio=audio, sample_rate=sample_rate)
 
 
 def _decode_resampled(
@@ -117,7 +117,9 @@ def _decode_resampled(
         t = t_abs - t0
         if t > max_seconds + 1.0:
             raise BadInputError(
-                f"video is longer than the {max_seconds:.0f} s allowed", source=path, hint="cut it into shorter clips"
+                f"video is longer than the {max_seconds:.0f} s allowed",
+                source=path,
+                hint="cut it into shorter clips",
             )
         if prev_frame is not None:
             if t < prev_t:  # out-of-order timestamp (broken muxer): keep the newest picture, skip time
@@ -130,7 +132,9 @@ def _decode_resampled(
     return out
 
 
-def _emit_until(out: list[np.ndarray], frame: av.VideoFrame, t_end: float, fps: float, last: bool = False) -> None:
+def _emit_until(
+    out: list[np.ndarray], frame: av.VideoFrame, t_end: float, fps: float, last: bool = False
+) -> None:
     """Append ``frame`` for every output time k/fps < t_end not yet covered (<= for the last frame)."""
     rgb: np.ndarray | None = None
     # Small epsilon: 30 fps timestamps in a 1/90000 time base are not exact multiples of 1/25.
@@ -269,7 +273,9 @@ def mux_audio(video_path: str | Path, audio: np.ndarray, sample_rate: int, out_p
                 dst.mux(packet)
             _encode_audio(dst, astream, audio, int(sample_rate))
     except _AV_ERRORS as exc:
-        raise BadInputError(f"cannot remux the video ({type(exc).__name__}: {exc})", source=video_path) from exc
+        raise BadInputError(
+            f"cannot remux the video ({type(exc).__name__}: {exc})", source=video_path
+        ) from exc
     finally:
         src.close()
 
@@ -316,4 +322,3 @@ def probe(path: str | Path) -> dict:
     finally:
         container.close()
     return info
-

@@ -1,0 +1,279 @@
+"""The voice bank of the synthetic corpus: free Debian TTS engines plus WORLD speaker transforms.
+
+Each ``VoiceSpec`` names an engine (``flite`` or ``espeak-ng``, run as subprocesses), that engine's voice and
+its own prosody settings, and a WORLD speaker transform (F0 scale and spectral-envelope frequency warp,
+applied by ``corpora.prosody``) that turns one engine voice into further, clearly different speakers.
+The bank was tuned with ``benchmarks/voice_bank.py``: every pair of voices has a resemblyzer cosine
+below 0.85 on neutral sentences, and each voice's Whisper tiny.en WER is reported there.
+
+Engines return float32 mono audio at the project sample rate (16 kHz) and, where the engine can give them
+cheaply, phoneme timings (flite's ``-psdur``); espeak-ng gives none without mbrola, so it returns None.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+from xml.sax.saxutils import escape
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from dubber.config import get_config
+from dubber.errors import BadInputError, MissingComponentError
+
+PhoneTimings = tuple[tuple[str, float, float], ...]
+"""(phone, start s, end s) per segment, in the engine's phone set (flite: CMU ARPAbet, ``pau`` = pause)."""
+
+FLITE_LICENCE = "CMU Flite licence (BSD-style, free for any use); voice from CMU ARCTIC / CMU Kal"
+ESPEAK_LICENCE = "GPL-3.0-or-later (espeak-ng)"
+
+_TIMEOUT_S = 60
+
+
+@dataclass(frozen=True)
+class VoiceSpec:
+    """One speaker of the bank."""
+
+    id: str
+    engine: str  # key of ENGINES
+    engine_voice: str  # flite -voice NAME, or espeak-ng -v NAME (language+variant)
+    engine_params: tuple[tuple[str, float], ...] = ()  # e.g. (("pitch", 40), ("speed", 165))
+    f0_scale: float = 1.0  # WORLD speaker transform: F0 multiplier
+    warp: float = 1.0  # WORLD speaker transform: spectral envelope warp (>1 raises formants)
+    gender: str = "male"  # a rough label: male / female
+    licence: str = ""
+    binary: str = ""  # engine executable; empty means the engine's default
+    note: str = field(default="", compare=False)
+
+    @property
+    def params(self) -> dict[str, float]:
+        return dict(self.engine_params)
+
+    @property
+    def has_speaker_transform(self) -> bool:
+        return abs(self.f0_scale - 1.0) > 1e-6 or abs(self.warp - 1.0) > 1e-6
+
+
+class VoiceEngine(Protocol):
+    """A text-to-speech engine that can say a line with a voice of the bank."""
+
+    name: str
+    binary: str
+    rate_share: float  # share of an emotion's rate change the engine carries (WORLD does the rest)
+    pitch_share: float  # share of an emotion's F0 level shift the engine carries
+
+    def synthesize(
+        self, text: str, voice: VoiceSpec, rate_scale: float = 1.0, pitch_shift_st: float = 0.0
+    ) -> tuple[np.ndarray, PhoneTimings | None]:
+        """Float32 mono audio at the project sample rate, and phoneme timings or None."""
+        ...
+
+
+def _check_text(text: str) -> str:
+    text = " ".join(str(text).split())
+    if not any(ch.isalnum() for ch in text):
+        raise BadInputError(f"nothing to say in line {text!r}")
+    return text
+
+
+def _require(binary: str, engine: str, package: str) -> str:
+    path = shutil.which(binary)
+    if path is None:
+        raise MissingComponentError(
+            f"voice engine {engine!r} is not installed (no {binary!r} on PATH)",
+            hint=f"apt-get install {package}",
+        )
+    return path
+
+
+def _run(cmd: list[str], stdin: str | None = None) -> str:
+    try:
+        done = subprocess.run(
+            cmd, input=stdin, capture_output=True, text=True, timeout=_TIMEOUT_S, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise BadInputError(f"{cmd[0]} took more than {_TIMEOUT_S} s") from exc
+    if done.returncode != 0:
+        raise BadInputError(f"{Path(cmd[0]).name} failed (exit {done.returncode}): {done.stderr.strip()[:300]}")
+    return done.stdout
+
+
+def _load_16k(path: Path, engine: str) -> np.ndarray:
+    try:
+        audio, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable output is the engine's failure
+        raise BadInputError(f"voice engine {engine!r} wrote no readable audio: {exc}") from exc
+    audio = audio.mean(axis=1)
+    target = get_config().media.sample_rate
+    if sr != target:
+        audio = soxr.resample(audio, sr, target, quality="HQ").astype(np.float32)
+    if audio.size == 0 or float(np.max(np.abs(audio))) < 1e-4:
+        raise BadInputError(f"voice engine {engine!r} produced silence")
+    return np.ascontiguousarray(audio, dtype=np.float32)
+
+
+class FliteEngine:
+    """CMU flite. Rate through ``duration_stretch``; phoneme end times through ``-psdur``.
+
+    ``int_f0_target_mean`` is honoured by some flite voices and ignored by others (rms), so pitch is
+    left to WORLD (pitch_share 0). Voice params: ``stretch`` (base duration_stretch).
+    """
+
+    name = "flite"
+    package = "flite"
+    rate_share = 1.0
+    pitch_share = 0.0
+
+    def __init__(self, binary: str = "flite"):
+        self.binary = binary
+
+    def synthesize(
+        self, text: str, voice: VoiceSpec, rate_scale: float = 1.0, pitch_shift_st: float = 0.0
+    ) -> tuple[np.ndarray, PhoneTimings | None]:
+        exe = _require(voice.binary or self.binary, self.name, self.package)
+        text = _check_text(text)
+        stretch = float(voice.params.get("stretch", 1.0)) / max(rate_scale, 1e-3)
+        with tempfile.TemporaryDirectory(prefix="flite-") as tmp:
+            txt, wav = Path(tmp) / "line.txt", Path(tmp) / "line.wav"
+            txt.write_text(text + "\n", encoding="utf-8")
+            cmd = [exe, "-voice", voice.engine_voice, "--setf", f"duration_stretch={stretch:.4f}", "-psdur"]
+            cmd += ["-f", str(txt), "-o", str(wav)]
+            out = _run(cmd)
+            audio = _load_16k(wav, self.name)
+        return audio, _parse_psdur(out)
+
+
+def _parse_psdur(out: str) -> PhoneTimings | None:
+    segs: list[tuple[str, float, float]] = []
+    start = 0.0
+    for tok in out.split():
+        phone, sep, end = tok.rpartition(":")
+        if not sep:
+            continue
+        try:
+            t = float(end)
+        except ValueError:
+            continue
+        segs.append((phone, start, t))
+        start = t
+    return tuple(segs) or None
+
+
+class EspeakEngine:
+    """espeak-ng (formant synthesis). Rate through ``-s`` (words per minute), pitch through ``-p``.
+
+    Voice params: ``pitch`` (0..99, default 50), ``speed`` (wpm, default 175), ``gap`` (word gap, 10 ms units).
+    ``-p`` moves F0 by about 0.16 semitone per step around 50 (measured on en-us), which is how an
+    emotion's share of pitch shift is turned into a ``-p`` value. No phoneme timings without mbrola.
+    """
+
+    name = "espeak-ng"
+    package = "espeak-ng"
+    rate_share = 1.0
+    pitch_share = 0.5
+    semitones_per_pitch_step = 0.16
+
+    def __init__(self, binary: str = "espeak-ng"):
+        self.binary = binary
+
+    def synthesize(
+        self, text: str, voice: VoiceSpec, rate_scale: float = 1.0, pitch_shift_st: float = 0.0
+    ) -> tuple[np.ndarray, PhoneTimings | None]:
+        exe = _require(voice.binary or self.binary, self.name, self.package)
+        text = _check_text(text)
+        p = voice.params
+        pitch = float(p.get("pitch", 50)) + pitch_shift_st / self.semitones_per_pitch_step
+        speed = float(p.get("speed", 175)) * rate_scale
+        cmd = [exe, "-v", voice.engine_voice, "-p", str(int(round(min(max(pitch, 0), 99))))]
+        cmd += ["-s", str(int(round(min(max(speed, 80), 450))))]
+        if "gap" in p:
+            cmd += ["-g", str(int(p["gap"]))]
+        with tempfile.TemporaryDirectory(prefix="espeak-") as tmp:
+            wav = Path(tmp) / "line.wav"
+            # SSML on stdin: the text can never be read as an option, and markup in it is escaped
+            _run([*cmd, "-m", "--stdin", "-w", str(wav)], stdin=f"<speak>{escape(text)}</speak>")
+            audio = _load_16k(wav, self.name)
+        return audio, None
+
+
+ENGINES: dict[str, type] = {"flite": FliteEngine, "espeak-ng": EspeakEngine}
+
+
+def get_engine(voice: VoiceSpec) -> VoiceEngine:
+    """The engine object that renders ``voice`` (checks that its program is installed)."""
+    try:
+        cls = ENGINES[voice.engine]
+    except KeyError:
+        raise MissingComponentError(
+            f"voice engine {voice.engine!r} is not known", hint="one of " + ", ".join(ENGINES)
+        ) from None
+    engine = cls(voice.binary) if voice.binary else cls()
+    _require(engine.binary, engine.name, engine.package)
+    return engine
+
+
+def _flite(vid: str, name: str, gender: str, f0: float = 1.0, warp: float = 1.0, **params: float) -> VoiceSpec:
+    return VoiceSpec(
+        id=vid,
+        engine="flite",
+        engine_voice=name,
+        engine_params=tuple(sorted(params.items())),
+        f0_scale=f0,
+        warp=warp,
+        gender=gender,
+        licence=FLITE_LICENCE,
+    )
+
+
+def _espeak(vid: str, name: str, gender: str, f0: float = 1.0, warp: float = 1.0, **params: float) -> VoiceSpec:
+    return VoiceSpec(
+        id=vid,
+        engine="espeak-ng",
+        engine_voice=name,
+        engine_params=tuple(sorted(params.items())),
+        f0_scale=f0,
+        warp=warp,
+        gender=gender,
+        licence=ESPEAK_LICENCE,
+    )
+
+
+VOICE_BANK: tuple[VoiceSpec, ...] = (
+    _flite("flite_slt", "slt", "female"),
+    _flite("flite_awb", "awb", "male"),
+    _flite("flite_rms", "rms", "male"),
+    _flite("flite_kal", "kal16", "male"),
+    _flite("slt_deep", "slt", "female", f0=0.72, warp=0.86),
+    _flite("slt_child", "slt", "female", f0=1.35, warp=1.18),
+    _flite("awb_deep", "awb", "male", f0=0.72, warp=0.86),
+    _flite("awb_high", "awb", "male", f0=1.35, warp=1.18),
+    _flite("rms_high", "rms", "male", f0=1.35, warp=1.15),
+    _flite("kal_f", "kal16", "female", f0=1.35, warp=1.16),
+    _flite("rms_deep", "rms", "male", f0=0.75, warp=0.88),
+    _espeak("esp_us", "en-us", "male"),
+    _espeak("esp_f2", "en-us+f2", "female"),
+    _espeak("esp_klatt", "en-us+klatt", "male"),
+    _espeak("esp_m7", "en-029+m7", "male"),
+    _espeak("esp_f4", "en-us+f4", "female", pitch=60),
+)
+
+VOICES_BY_ID: dict[str, VoiceSpec] = {v.id: v for v in VOICE_BANK}
+assert len(VOICES_BY_ID) == len(VOICE_BANK), "voice ids must be unique"
+
+
+def get_voice(voice_id: str) -> VoiceSpec:
+    try:
+        return VOICES_BY_ID[voice_id]
+    except KeyError:
+        raise BadInputError(f"unknown voice {voice_id!r}", hint="one of " + ", ".join(VOICES_BY_ID)) from None
+
+
+def semitones(ratio: float) -> float:
+    return 12.0 * math.log2(ratio)
