@@ -1,4 +1,5 @@
-"""Synthetic corpus tools: render single clips (the bundled demo clip is made this way)."""
+"""Synthetic corpus tools: build the whole corpus, render single clips (the bundled demo clip is made
+this way), list the voice bank."""
 
 from __future__ import annotations
 
@@ -18,6 +19,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     clip.add_argument("--seed", type=int, default=0, help="fixes the face, head motion and scene")
     clip.add_argument("--out", type=Path, required=True, help="output folder")
     sub.add_parser("voices", help="list the voice bank (id, engine, licence)")
+    synth = sub.add_parser(
+        "synth",
+        help="build (or resume building) the synthetic corpus",
+        description="Build the synthetic audiovisual emotional corpus. Deterministic per --seed; rerun the "
+        "same command on the same --out to resume after an interruption.",
+    )
+    synth.add_argument("--out", type=Path, required=True, help="corpus folder")
+    synth.add_argument("--clips", type=int, default=200, help="number of clips (default 200: demo size)")
+    synth.add_argument("--seed", type=int, default=0, help="fixes the whole corpus (default 0)")
+    synth.add_argument("--workers", type=int, default=2, help="render processes (default 2)")
+    synth.add_argument("--voices", help="comma-separated voice ids (default: the corpus voices of the bank)")
+    synth.add_argument(
+        "--allow-missing-engines", action="store_true", help="build with the voices whose engine is installed"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -27,6 +42,20 @@ def run(args: argparse.Namespace) -> int:
         for v in VOICE_BANK:
             print(f"{v.id:14s} {v.engine:9s} {v.gender:7s} {v.licence}")
         return 0
+    if args.corpus_command == "synth":
+        from corpora.synth import build_corpus
+
+        voices = [v.strip() for v in args.voices.split(",") if v.strip()] if args.voices else None
+        summary = build_corpus(
+            args.out,
+            args.clips,
+            seed=args.seed,
+            workers=args.workers,
+            voice_ids=voices,
+            allow_missing_engines=args.allow_missing_engines,
+        )
+        print(json.dumps(summary, indent=1))
+        return 0 if summary["clips_failed"] == 0 else 1
     from corpora.clip import ClipSpec, render_clip
     from corpora.emotions import EMOTIONS
     from dubber.errors import BadInputError

@@ -30,12 +30,15 @@ class ClipSpec:
     character: str = "character"
     film: str = "film"
     scene_emotion: str | None = None  # the scene may carry the emotion when the words do not
+    scene_seed: int | None = None  # fixes the scene's layout, so a film's scenes recur across clips
     face_style: dict = field(default_factory=dict)  # FaceStyle.to_dict(); random from the seed if empty
     seed: int = 0
     size: int = 256
 
 
-def mouth_from_audio(audio: np.ndarray, sr: int, fps: float, num_frames: int) -> tuple[np.ndarray, np.ndarray]:
+def mouth_from_audio(
+    audio: np.ndarray, sr: int, fps: float, num_frames: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Mouth opening (0..1) and width (0..1) per video frame from the speech itself.
 
     Opening follows loudness (dB above a floor 30 dB under the loudest frame); width follows the spectral
@@ -101,7 +104,9 @@ def render_clip(spec: ClipSpec, out_dir: str | Path, audio: np.ndarray | None = 
         rendered = render_line(spec.text, get_voice(spec.voice_id), spec.emotion, spec.intensity, spec.seed)
         audio, phonemes = rendered.audio, rendered.phoneme_timings
     lead, tail = int(LEAD_IN_S * sr), int(TAIL_S * sr)
-    speech = np.concatenate([np.zeros(lead, np.float32), audio.astype(np.float32), np.zeros(tail, np.float32)])
+    speech = np.concatenate(
+        [np.zeros(lead, np.float32), audio.astype(np.float32), np.zeros(tail, np.float32)]
+    )
     num_frames = int(np.ceil(speech.size / sr * fps))
     speech = np.pad(speech, (0, int(round(num_frames / fps * sr)) - speech.size))
 
@@ -111,7 +116,7 @@ def render_clip(spec: ClipSpec, out_dir: str | Path, audio: np.ndarray | None = 
     dx, dy = _smooth_walk(num_frames, rng, 0.03), _smooth_walk(num_frames, rng, 0.02)
     tilt = _smooth_walk(num_frames, rng, 4.0)
     mood_rgb, brightness = scene_mood(spec.scene_emotion or spec.emotion, spec.intensity, rng)
-    bg_seed = int(rng.integers(1 << 30))
+    bg_seed = int(rng.integers(1 << 30)) if spec.scene_seed is None else spec.scene_seed
     size = (spec.size, spec.size)
 
     frames = np.empty((num_frames, spec.size, spec.size, 3), dtype=np.uint8)

@@ -364,12 +364,17 @@ def _nose(pen: _Pen, style: FaceStyle, ns: float) -> None:
     pen.line(_curve(-0.058 * ns, 0.058 * ns, tip_y, tip_y + 0.02, 16, power=2.5), _shade(style.skin, 0.62), 0.006)
 
 
+_MAX_GAP = 0.16  # inner-lip gap at mouth_open=1, in face heights (about 0.45 inter-ocular distances)
+
+
 def _mouth(pen: _Pen, style: FaceStyle, pose: FacePose, hw: float) -> float:
     """Lips around a dark interior; returns the jaw drop used for the chin."""
-    gap = 0.13 * pose.mouth_open
+    gap = _MAX_GAP * pose.mouth_open
     mw = hw * (0.66 + 0.3 * pose.mouth_width + 0.12 * max(pose.smile, 0) - 0.1 * pose.mouth_open)
     my = 0.305
-    corner_y = my - 0.05 * pose.smile
+    # An open mouth pulls the corners towards the jaw line, flattening smiles and frowns.
+    # Frowns are drawn milder than smiles: strongly drooping corners make landmark fits unstable.
+    corner_y = my - (0.05 if pose.smile > 0 else 0.035) * pose.smile * (1 - 0.5 * pose.mouth_open)
     up_mid = my - 0.25 * gap  # the upper lip barely moves; the jaw carries the lower lip
     lo_mid = my + 0.75 * gap
     x0, x1 = -mw / 2, mw / 2
@@ -393,22 +398,21 @@ def _mouth(pen: _Pen, style: FaceStyle, pose: FacePose, hw: float) -> float:
         pen.poly(interior, (48, 14, 20))
 
         def paint(sub: _Pen) -> None:
-            th_up = min(0.028, 0.45 * gap)
-            teeth_up = np.vstack([inner_up, (inner_up + (0, th_up))[::-1]])
-            sub.poly(teeth_up[:], (242, 240, 232))
-            if gap > 0.05:
-                tongue_y = lo_mid + 0.02
-                sub.poly(_ellipse(0, tongue_y, mw * 0.28, gap * 0.28, 28), (190, 80, 90))
-                lo_t = min(0.016, 0.2 * gap)
-                teeth_lo = np.vstack([(inner_lo - (0, lo_t))[4:-4], inner_lo[4:-4][::-1]])
-                sub.poly(teeth_lo, (232, 230, 222))
+            # Upper teeth only in the middle of the mouth (the corners show the dark interior), and a
+            # tongue low in the mouth when it is wide open; no lower teeth, as in most speech frames.
+            th_up = min(0.022, 0.35 * gap)
+            mid = inner_up[4:-4]
+            sub.poly(np.vstack([mid, (mid + (0, th_up))[::-1]]), (236, 234, 226))
+            if gap > 0.06:
+                sub.poly(_ellipse(0, lo_mid + 0.01, mw * 0.26, gap * 0.22, 28), (125, 45, 55))
 
         pen.clipped(interior, paint)
     pen.poly(np.vstack([outer_up, inner_up[::-1]]), _shade(lip, 0.92))
     pen.poly(np.vstack([inner_lo, outer_lo[::-1]]), lip)
     # Highlight on the lower lip and a dark line where the lips meet.
     pen.line(_curve(-mw * 0.18, mw * 0.18, lo_mid + 0.028, lo_mid + 0.032, 10), _shade(lip, 1.25), 0.007)
-    pen.line(inner_up, _shade(lip, 0.45), 0.007 if gap < 0.01 else 0.004)
+    # Closed lips meet in a distinct dark line (landmark models put both inner lips on it).
+    pen.line(inner_up, _shade(lip, 0.4), max(0.004, 0.011 - gap * 0.3))
     # Smile / frown creases beside the mouth.
     if abs(pose.smile) > 0.3:
         k = (abs(pose.smile) - 0.3) / 0.7
@@ -517,7 +521,7 @@ def draw_face(
     pen = _Pen(canvas, centre, unit, pose.tilt)
     _hair_back(pen, style, hw)
     _ears(pen, style, hw)
-    jaw = 0.6 * 0.13 * pose.mouth_open
+    jaw = 0.6 * _MAX_GAP * pose.mouth_open
     outline = _head_outline(hw, jaw)
     pen.poly(outline, style.skin)
     pen.line(np.vstack([outline, outline[:1]]), _lerp(_shade(style.skin, 0.5), (30, 20, 15), 0.5), 0.012)

@@ -1,0 +1,314 @@
+"""Build the synthetic audiovisual emotional corpus: ``dubber corpus synth --out DIR --clips N --seed S``.
+
+The whole corpus is planned up front from the seed (films, characters with a voice and a face, recurring
+scenes, lines, emotions, splits), so clip ``i`` is the same whichever order clips are rendered in and
+however often the build is interrupted. Each clip renders into a temporary folder that is renamed into
+place when complete; a rerun skips clips already there. ``manifest.jsonl`` is rewritten from the clip
+folders at the end of every run, with failed clips recorded (and their reasons) in ``failures.jsonl``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from corpora.clip import ClipSpec
+from corpora.emotions import EMOTIONS
+from corpora.records import SPLITS
+from corpora.script import SCENE_NAMES, balanced_emotions, draw_line
+from dubber.errors import BadInputError, DubberError, MissingComponentError
+
+log = logging.getLogger(__name__)
+
+FIRST_NAMES = ("Ada", "Bo", "Cy", "Di", "Ed", "Flo", "Gus", "Hal", "Ivy", "Jo", "Kai", "Lou", "Mo", "Ned",
+               "Ola", "Pip", "Quin", "Ray", "Sue", "Ty", "Uma", "Vic", "Wes", "Zoe")  # fmt: skip
+FILM_WORDS = ("Harbour", "Winter", "Lanterns", "Garden", "Echoes", "Summit", "Orchard", "Tides", "Paper",
+              "Comet", "Meadow", "Signal", "Kingdom", "Voyage", "Canyon", "Rain")  # fmt: skip
+
+
+@dataclass
+class PlannedClip:
+    spec: ClipSpec
+    split: str
+    speaker: str
+    wording: str
+
+
+def available_voices(voice_ids: list[str] | None, allow_missing: bool) -> list[str]:
+    """The bank's voices whose engine is installed; a missing engine is an error unless allowed."""
+    from corpora.voices import VOICE_BANK, VOICES_BY_ID, get_engine
+
+    CORPUS_VOICES = [v.id for v in VOICE_BANK]  # TODO: drop voices whose Whisper WER is above 0.15
+
+    wanted = list(voice_ids) if voice_ids else list(CORPUS_VOICES)
+    unknown = [v for v in wanted if v not in VOICES_BY_ID]
+    if unknown:
+        raise BadInputError(f"unknown voice ids: {', '.join(unknown)}", hint="see: dubber corpus voices")
+    missing: dict[str, MissingComponentError] = {}
+    usable = []
+    for vid in wanted:
+        voice = VOICES_BY_ID[vid]
+        if voice.engine in missing:
+            continue
+        try:
+            get_engine(voice)
+            usable.append(vid)
+        except MissingComponentError as exc:
+            missing[voice.engine] = exc
+    if missing and not allow_missing:
+        first = next(iter(missing.values()))
+        raise MissingComponentError(
+            first.problem,
+            hint=f"{first.hint}, or pass --allow-missing-engines to build with the other voices",
+        )
+    for exc in missing.values():
+        log.warning("%s: its voices are skipped (%s)", exc.problem, exc.hint)
+    return usable
+
+
+def plan_corpus(num_clips: int, seed: int, voices: list[str], unseen_voices: int = 2) -> list[PlannedClip]:
+    """Films, characters, scenes and lines for ``num_clips`` clips; deterministic in ``seed``."""
+    from corpora.faces import FaceStyle
+
+    if len(voices) < unseen_voices + 2:
+        raise BadInputError(f"need at least {unseen_voices + 2} voices, have {len(voices)}")
+    rng = np.random.default_rng(seed)
+    order = list(voices)
+    rng.shuffle(order)
+    unseen = set(order[:unseen_voices])
+    num_films = max(2, num_clips // 50)
+    films = []
+    for f in range(num_films):
+        name = f"{FILM_WORDS[f % len(FILM_WORDS)]} {f // len(FILM_WORDS) + 1}".replace(" 1", "")
+        cast = []
+        for c in range(int(rng.integers(4, 7))):
+            # Leads rotate over the seen voices, so no film is carried by a test-only voice.
+            lead = order[unseen_voices + (f * 3) % (len(order) - unseen_voices)]
+            voice = order[int(rng.integers(len(order)))] if c else lead
+            cast.append(
+                {
+                    "character": f"{FIRST_NAMES[int(rng.integers(len(FIRST_NAMES)))]}_{f:02d}{c}",
+                    "voice": voice,
+                    "face": FaceStyle.random(rng).to_dict(),
+                }
+            )
+        scenes = [
+            {"name": str(s), "seed": int(rng.integers(1 << 30))}
+            for s in rng.choice(SCENE_NAMES, size=3, replace=False)
+        ]
+        films.append({"name": name, "cast": cast, "scenes": scenes})
+    # Make sure every voice speaks somewhere: give unused voices a character in a random film.
+    used = {c["voice"] for film in films for c in film["cast"]}
+    for v in order:
+        if v not in used:
+            film = films[int(rng.integers(len(films)))]
+            film["cast"].append(
+                {"character": f"{v}_guest", "voice": v, "face": FaceStyle.random(rng).to_dict()}
+            )
+
+    emotions = balanced_emotions(num_clips, rng)
+    plan = []
+    for i, emotion in enumerate(emotions):
+        film = films[int(rng.integers(len(films)))]
+        actor = film["cast"][int(rng.integers(len(film["cast"])))]
+        scene = film["scenes"][int(rng.integers(len(film["scenes"])))]
+        line = draw_line(emotion, rng)
+        clip_id = f"c{i:05d}"
+        if actor["voice"] in unseen:
+            split = "test-unseen-speakers"
+        else:
+            u = rng.random()
+            split = "train" if u < 0.8 else ("valid" if u < 0.9 else "test-seen-speakers")
+        spec = ClipSpec(
+            clip_id=clip_id,
+            text=line.text,
+            voice_id=actor["voice"],
+            emotion=line.emotion,
+            intensity=line.intensity,
+            character=actor["character"],
+            film=film["name"],
+            face_style=actor["face"],
+            scene_seed=scene["seed"],
+            seed=int(rng.integers(1 << 30)),
+        )
+        plan.append(PlannedClip(spec=spec, split=split, speaker=actor["voice"], wording=line.wording))
+    return plan
+
+
+def _render_one(planned: PlannedClip, out_dir: str) -> tuple[str, dict | None, str | None]:
+    """Worker: render one clip into a temp folder, then rename it into place. Returns (id, meta, error)."""
+    from corpora.clip import render_clip
+
+    final = Path(out_dir) / "clips" / planned.spec.clip_id
+    tmp = final.with_name(final.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        meta = render_clip(planned.spec, tmp)
+        meta.update(split=planned.split, speaker=planned.speaker, wording=planned.wording)
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+        os.replace(tmp, final)
+        return planned.spec.clip_id, meta, None
+    except (DubberError, OSError, ValueError, RuntimeError) as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        return planned.spec.clip_id, None, f"{type(exc).__name__}: {exc}"
+
+
+def _init_worker() -> None:
+    # One thread per process: the workers already use every core.
+    os.environ["OMP_NUM_THREADS"] = "1"
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+
+
+def build_corpus(
+    out_dir: str | Path,
+    num_clips: int,
+    seed: int = 0,
+    workers: int = 2,
+    voice_ids: list[str] | None = None,
+    allow_missing_engines: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Render (or finish rendering) the corpus into ``out_dir`` and write its manifest and card."""
+    from tqdm import tqdm
+
+    out = Path(out_dir)
+    (out / "clips").mkdir(parents=True, exist_ok=True)
+    voices = available_voices(voice_ids, allow_missing_engines)
+    plan = plan_corpus(num_clips, seed, voices)
+    settings = {"clips": num_clips, "seed": seed, "voices": voices}
+    settings_path = out / "corpus.json"
+    if settings_path.exists():
+        previous = json.loads(settings_path.read_text())
+        if {k: previous.get(k) for k in settings} != settings:
+            raise BadInputError(
+                "folder holds a corpus built with other settings "
+                f"({ {k: previous.get(k) for k in ('clips', 'seed')} })",
+                source=out,
+                hint="use another --out folder, or the same --clips/--seed",
+            )
+    settings_path.write_text(json.dumps(settings, indent=1) + "\n")
+
+    todo = [p for p in plan if not (out / "clips" / p.spec.clip_id / "meta.json").exists()]
+    failures: dict[str, str] = {}
+    start = time.perf_counter()
+    log.info(
+        "%d clips planned, %d already rendered, %d to render", len(plan), len(plan) - len(todo), len(todo)
+    )
+    bar = tqdm(
+        total=len(plan), initial=len(plan) - len(todo), unit="clip", disable=not progress, desc="corpus"
+    )
+    if todo:
+        with ProcessPoolExecutor(max_workers=max(1, workers), initializer=_init_worker) as pool:
+            futures = [pool.submit(_render_one, p, str(out)) for p in todo]
+            for fut in as_completed(futures):
+                clip_id, _, error = fut.result()
+                if error:
+                    failures[clip_id] = error
+                    log.warning("clip %s failed: %s", clip_id, error)
+                bar.update(1)
+                bar.set_postfix(failed=len(failures))
+    bar.close()
+    summary = write_manifest(out, plan, failures)
+    summary["render_seconds_this_run"] = round(time.perf_counter() - start, 1)
+    return summary
+
+
+def write_manifest(out: Path, plan: list[PlannedClip], failures: dict[str, str]) -> dict:
+    """Rewrite manifest.jsonl, failures.jsonl, splits.json and the corpus card from what is on disk."""
+    rows, failed = [], []
+    for p in plan:
+        meta_path = out / "clips" / p.spec.clip_id / "meta.json"
+        if meta_path.exists():
+            m = json.loads(meta_path.read_text())
+            rows.append(
+                {
+                    "clip_id": p.spec.clip_id,
+                    "dir": f"clips/{p.spec.clip_id}",
+                    "split": p.split,
+                    "film": p.spec.film,
+                    "character": p.spec.character,
+                    "speaker": p.speaker,
+                    "emotion": p.spec.emotion,
+                    "intensity": p.spec.intensity,
+                    "wording": p.wording,
+                    "text": p.spec.text,
+                    "duration_s": m["duration_s"],
+                    "num_frames": m["num_frames"],
+                    "status": "ok",
+                    "reason": None,
+                }
+            )
+        else:
+            failed.append(
+                {
+                    "clip_id": p.spec.clip_id,
+                    "status": "failed",
+                    "reason": failures.get(p.spec.clip_id, "not rendered (interrupted?)"),
+                }
+            )
+    _atomic_write(out / "manifest.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    _atomic_write(out / "failures.jsonl", "".join(json.dumps(r) + "\n" for r in failed))
+    splits = {s: sorted(r["clip_id"] for r in rows if r["split"] == s) for s in SPLITS}
+    _atomic_write(out / "splits.json", json.dumps(splits, indent=1) + "\n")
+    summary = {
+        "clips_ok": len(rows),
+        "clips_failed": len(failed),
+        "hours_of_speech": round(sum(r["duration_s"] for r in rows) / 3600, 3),
+        "per_split": {s: len(v) for s, v in splits.items()},
+        "per_emotion": {e: sum(r["emotion"] == e for r in rows) for e in EMOTIONS},
+        "speakers": sorted({r["speaker"] for r in rows}),
+        "films": sorted({r["film"] for r in rows}),
+    }
+    _atomic_write(out / "corpus_card.md", corpus_card(summary, rows))
+    return summary
+
+
+def corpus_card(summary: dict, rows: list[dict]) -> str:
+    from corpora.voices import VOICES_BY_ID
+
+    lines = [
+        "# Synthetic audiovisual emotional corpus",
+        "",
+        "Made by `dubber corpus synth`; every clip is a drawn face mouthing a synthetic voice, with the",
+        "expression and the scene's light following the emotion. Not recorded speech.",
+        "",
+        f"- clips: {summary['clips_ok']} ({summary['clips_failed']} failed), "
+        f"{summary['hours_of_speech']} h of speech, {len(summary['films'])} films",
+        "- splits: " + ", ".join(f"{k} {v}" for k, v in summary["per_split"].items()),
+        "- emotions: " + ", ".join(f"{k} {v}" for k, v in summary["per_emotion"].items()),
+        "",
+        "| voice | engine | engine voice | F0 scale | warp | split role | licence |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    unseen = {r["speaker"] for r in rows if r["split"] == "test-unseen-speakers"}
+    for vid in summary["speakers"]:
+        v = VOICES_BY_ID[vid]
+        role = "unseen (test only)" if vid in unseen else "seen"
+        lines.append(
+            f"| {vid} | {v.engine} | {v.engine_voice} | {v.f0_scale:g} | {v.warp:g} | {role} | {v.licence} |"
+        )
+    lines += ["", "Drawn faces and scenes: generated by this project (Apache-2.0).", ""]
+    return "\n".join(lines)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def planned_as_dict(p: PlannedClip) -> dict:
+    return {**asdict(p.spec), "split": p.split, "speaker": p.speaker, "wording": p.wording}

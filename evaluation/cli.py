@@ -1,0 +1,124 @@
+"""Evaluate dubbed takes of a corpus split (WER, SECS, EMO-ACC, duration error, AV sync, MCD-DTW-SL), or
+train the audio emotion classifier that EMO-ACC uses.
+
+  dubber eval --corpus DIR --split test-unseen-speakers --pred DIR|gt --json OUT.json [--emotion-model PATH]
+  dubber eval train-emotion --corpus DIR --out MODEL_DIR
+
+Takes are looked up as PRED/<clip_id>.wav or PRED/<clip_id>/audio.wav; ``--pred gt`` evaluates the
+ground-truth audio itself (the baseline row)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+SPLIT_CHOICES = ("train", "valid", "test-seen-speakers", "test-unseen-speakers")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    # ``dubber eval --corpus ...`` evaluates; ``dubber eval train-emotion ...`` trains. The action is an
+    # optional first word so that the evaluation needs none.
+    p.add_argument("action", nargs="?", choices=("run", "train-emotion"), default="run",
+                   help="run (default): evaluate takes; train-emotion: train the EMO-ACC classifier")  # fmt: skip
+    p.add_argument("--corpus", type=Path, required=True, help="corpus folder with manifest.jsonl")
+    p.add_argument("--split", default="test-unseen-speakers", choices=SPLIT_CHOICES,
+                   help="split to evaluate (default test-unseen-speakers)")  # fmt: skip
+    p.add_argument("--pred", help="folder of takes (<clip_id>.wav or <clip_id>/audio.wav), or 'gt'")
+    p.add_argument("--json", type=Path, help="write the result here (and the markdown table next to it, .md)")
+    p.add_argument("--emotion-model", type=Path, help="emotion classifier folder (default: the cached one if any)")
+    p.add_argument("--limit", type=int, help="evaluate at most N clips")
+    p.add_argument("--name", help="name of this system in the table (default: the prediction folder's name)")
+    p.add_argument("--no-sync", action="store_true", help="skip the AV-sync measure (no face tracking)")
+    p.add_argument("--no-wer", action="store_true", help="skip WER (no Whisper)")
+    p.add_argument("--cache-dir", type=Path, help="feature/lip cache (default: <cache>/evaluation)")
+    p.add_argument("--out", type=Path, help="train-emotion: model folder to write")
+    p.add_argument("--normalisation", choices=("utterance", "speaker"), default="utterance",
+                   help="train-emotion: feature normalisation (default utterance)")  # fmt: skip
+    p.add_argument("--classifier", help="train-emotion: fix one classifier instead of selecting on valid")
+    p.add_argument("--refit-with-valid", action="store_true",
+                   help="train-emotion: after selection, refit on train + valid")  # fmt: skip
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    from dubber.errors import BadInputError
+
+    corpus = args.corpus
+    if not corpus.is_dir():
+        raise BadInputError("corpus folder not found", source=corpus)
+    if not (corpus / "manifest.jsonl").is_file():
+        raise BadInputError("no manifest.jsonl in the corpus folder", source=corpus)
+    if args.action == "train-emotion":
+        return _train(args)
+    return _evaluate(args)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from dubber.errors import BadInputError
+    from evaluation.dataset import load_records
+    from evaluation.emotion import default_model_dir, format_report, train_and_report
+
+    out = args.out or default_model_dir()
+    records = load_records(args.corpus)
+    if not any(r.split == "train" for r in records):
+        raise BadInputError("the corpus has no train split", source=args.corpus)
+    cache = args.cache_dir / "emotion-features" if args.cache_dir else None
+    report = train_and_report(
+        records,
+        out,
+        normalisation=args.normalisation,
+        classifier=args.classifier,
+        cache_dir=cache,
+        refit_with_valid=args.refit_with_valid,
+        progress=not args.no_progress,
+    )
+    info = report["training"]
+    scores = ", ".join(f"{k} {v:.3f}" for k, v in info["selection_scores"].items())
+    print(f"model: {report['model']}")
+    print(f"classifier: {info['classifier']} ({info['selection']}: {scores or 'fixed'})")
+    print(f"normalisation: {info['normalisation']}; {info['train_clips']} train clips, {info['valid_clips']} valid")
+    print("accuracy on ground-truth audio, per class:")
+    print(format_report(report))
+    for split, rep in report["splits"].items():
+        print(f"confusion ({split}): {rep['png']}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from dubber.errors import BadInputError
+    from evaluation.emotion import default_model_dir
+    from evaluation.report import evaluate, to_markdown, write_report
+
+    if not args.pred:
+        raise BadInputError("--pred is needed (a folder of takes, or 'gt')")
+    if args.pred != "gt" and not Path(args.pred).is_dir():
+        raise BadInputError("prediction folder not found", source=args.pred)
+    model = args.emotion_model
+    if model is not None and not model.is_dir():
+        raise BadInputError("emotion model folder not found", source=model)
+    if model is None and (default_model_dir() / "card.json").is_file():
+        model = default_model_dir()
+    if model is None:
+        print("note: no emotion model (--emotion-model); EMO-ACC is left out", file=sys.stderr)
+    result = evaluate(
+        args.corpus,
+        args.split,
+        args.pred,
+        emotion_model=model,
+        limit=args.limit,
+        cache_dir=args.cache_dir,
+        with_wer=not args.no_wer,
+        with_sync=not args.no_sync,
+        name=args.name,
+        progress=not args.no_progress,
+    )
+    if args.json:
+        json_path, md_path = write_report(result, args.json)
+        print(f"wrote {json_path} and {md_path}", file=sys.stderr)
+    print(to_markdown(result).split("\n## Clips")[0].rstrip())
+    if not args.json:
+        json.dump(result["aggregate"], sys.stdout, indent=1)
+        print()
+    return 0

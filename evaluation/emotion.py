@@ -1,0 +1,716 @@
+"""Audio emotion classifier for EMO-ACC (DESIGN section 6): eGeMAPS + prosody statistics -> 8 classes.
+
+Features (``FEATURE_NAMES``, computed on the utterance with leading/trailing silence trimmed):
+
+* the 88 eGeMAPSv02 functionals (openSMILE, ``perception.audio.egemaps``);
+* prosody statistics from WORLD's F0 and the frame energy (``perception.audio.prosody``, 10 ms hop): F0
+  level (semitones re 55 Hz), spread, range, initial/final contour relative to the utterance median,
+  slope, frame-to-frame F0 change (jitter/tremor), micro-modulation, voicing share, level and its spread,
+  pause share and rate, voiced-run rate and lengths (the last run's length: phrase-final lengthening).
+  None of them depends on how long the line is.
+
+Normalisation (``normalisation=``):
+
+* ``"utterance"`` (default): every feature of one utterance on its own, then standardised with the
+  training set's mean and std. Needs nothing but the audio, so ``predict_proba(audio, sr)`` works on any
+  single take.
+* ``"speaker"``: each feature is z-normalised with the statistics of the same speaker's clips (over all
+  their emotions, shrunk towards the population statistics when a speaker has few clips) before the
+  classifier. Training uses each training speaker's own clips; at prediction time the caller passes a
+  ``SpeakerReference`` built from that speaker's other takes (no labels needed). Without one, the
+  population statistics are used, which is the same as having no reference at all.
+
+The classifier is picked on the held-out-speaker ``valid`` split (or by speaker-grouped cross-validation when
+there is no valid split) among standardised logistic regression, an RBF SVM and gradient boosting. The
+numbers that decided the defaults are in ``docs`` of the train run (``card.json``) and in the module's
+``benchmark`` notes in the report of the task that wrote it.
+
+Features are cached per clip as ``<cache_dir>/<clip_id>-<key>.npz`` (the key hashes the audio file's path,
+size and mtime and ``FEATURE_VERSION``), so retraining only re-runs the classifier.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from corpora.emotions import EMOTIONS
+from corpora.records import ClipRecord
+from dubber.errors import BadInputError
+
+log = logging.getLogger(__name__)
+
+FEATURE_VERSION = 1
+NORMALISATIONS = ("utterance", "speaker")
+TRIM_FLOOR_DB = 40.0  # frames quieter than the loudest frame minus this are silence for trimming
+ACTIVE_FLOOR_DB = 35.0  # ... and for the speech/pause statistics
+TRIM_MARGIN_S = 0.05
+PAUSE_MIN_S = 0.15
+SHRINK_CLIPS = 4.0  # speaker statistics are shrunk towards the population's as if from this many clips
+
+PROSODY_FEATURE_NAMES: tuple[str, ...] = (
+    "pr_f0_mean_st",
+    "pr_f0_median_st",
+    "pr_f0_std_st",
+    "pr_f0_p05_st",
+    "pr_f0_p95_st",
+    "pr_f0_range_st",
+    "pr_f0_initial_st",
+    "pr_f0_final_st",
+    "pr_f0_slope_st_s",
+    "pr_f0_delta_st",
+    "pr_f0_delta_p90_st",
+    "pr_f0_micro_st",
+    "pr_voiced_share",
+    "pr_level_db",
+    "pr_level_std_db",
+    "pr_level_range_db",
+    "pr_pause_share",
+    "pr_pauses_per_s",
+    "pr_voiced_runs_per_s",
+    "pr_voiced_run_mean_s",
+    "pr_final_run_s",
+    "pr_final_run_ratio",
+)
+
+
+def _egemaps_names() -> tuple[str, ...]:
+    from perception.audio import _get_smile
+
+    return tuple(str(n) for n in _get_smile().feature_names)
+
+
+# --------------------------------------------------------------------------------------------- features
+
+
+def trim_silence(audio: np.ndarray, sr: int, floor_db: float = TRIM_FLOOR_DB) -> np.ndarray:
+    """``audio`` without the leading and trailing stretches quieter than the loudest 10 ms minus
+    ``floor_db`` (a 50 ms margin is kept); returned unchanged when nothing is loud enough."""
+    x = np.asarray(audio, dtype=np.float32).reshape(-1)
+    hop = max(1, int(sr * 0.01))
+    n = len(x) // hop
+    if n < 3:
+        return x
+    rms = np.sqrt(np.mean(x[: n * hop].reshape(n, hop).astype(np.float64) ** 2, axis=1))
+    db = 20 * np.log10(np.maximum(rms, 1e-10))
+    loud = np.flatnonzero(db > db.max() - floor_db)
+    if loud.size == 0:
+        return x
+    margin = int(TRIM_MARGIN_S * sr)
+    start = max(0, loud[0] * hop - margin)
+    end = min(len(x), (loud[-1] + 1) * hop + margin)
+    return x[start:end]
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) index pairs of the runs of True in ``mask``."""
+    m = np.concatenate([[False], np.asarray(mask, bool), [False]])
+    d = np.diff(m.astype(np.int8))
+    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True))
+
+
+def prosody_features(audio: np.ndarray, sr: int) -> dict[str, float]:
+    """The ``PROSODY_FEATURE_NAMES`` statistics of one (trimmed) utterance; NaN where undefined."""
+    from perception.audio import prosody
+
+    hop_s = 0.01
+    f0, voiced, energy = prosody(audio, sr, hop_ms=hop_s * 1000)
+    out = dict.fromkeys(PROSODY_FEATURE_NAMES, float("nan"))
+    active = energy > energy.max() - ACTIVE_FLOOR_DB
+    idx = np.flatnonzero(active)
+    if idx.size == 0:
+        return out
+    span = slice(idx[0], idx[-1] + 1)
+    act, vo, f0s, en = active[span], voiced[span], f0[span], energy[span]
+    speech_s = max(len(act) * hop_s, hop_s)
+    vo = vo & (f0s > 0)
+    st = 12.0 * np.log2(np.maximum(f0s, 1e-3) / 55.0)
+    vst = st[vo]
+    out["pr_level_db"] = float(np.mean(en[act]))
+    out["pr_level_std_db"] = float(np.std(en[act]))
+    out["pr_level_range_db"] = float(np.percentile(en[act], 95) - np.percentile(en[act], 10))
+    pauses = [(a, b) for a, b in _runs(~act) if (b - a) * hop_s >= PAUSE_MIN_S]
+    out["pr_pause_share"] = float(sum(b - a for a, b in pauses) * hop_s / speech_s)
+    out["pr_pauses_per_s"] = float(len(pauses) / speech_s)
+    out["pr_voiced_share"] = float(vo.sum() / max(act.sum(), 1))
+    vruns = [(a, b) for a, b in _runs(vo) if b - a >= 3]
+    out["pr_voiced_runs_per_s"] = float(len(vruns) / speech_s)
+    if vruns:
+        lens = np.array([b - a for a, b in vruns]) * hop_s
+        out["pr_voiced_run_mean_s"] = float(lens.mean())
+        out["pr_final_run_s"] = float(lens[-1])
+        out["pr_final_run_ratio"] = float(lens[-1] / max(lens.mean(), hop_s))
+    if vst.size < 5:
+        return out
+    med = float(np.median(vst))
+    out["pr_f0_mean_st"] = float(vst.mean())
+    out["pr_f0_median_st"] = med
+    out["pr_f0_std_st"] = float(vst.std())
+    p05, p95 = np.percentile(vst, [5, 95])
+    out["pr_f0_p05_st"], out["pr_f0_p95_st"], out["pr_f0_range_st"] = float(p05), float(p95), float(p95 - p05)
+    edge = min(40, vst.size)  # 0.4 s of voiced speech
+    out["pr_f0_initial_st"] = float(np.median(vst[:edge]) - med)
+    out["pr_f0_final_st"] = float(np.median(vst[-edge:]) - med)
+    t = np.flatnonzero(vo) * hop_s
+    out["pr_f0_slope_st_s"] = float(np.polyfit(t, vst, 1)[0]) if np.ptp(t) > 0 else 0.0
+    deltas, micro = [], []
+    for a, b in vruns:
+        seg = st[a:b]
+        deltas.append(np.abs(np.diff(seg)))
+        if b - a >= 15:  # >= 150 ms: F0 wobble around a 90 ms moving average (tremor, creak)
+            smooth = np.convolve(np.pad(seg, 4, mode="edge"), np.ones(9) / 9, mode="valid")
+            micro.append(seg - smooth)
+    if deltas:
+        d = np.concatenate(deltas)
+        if d.size:
+            out["pr_f0_delta_st"] = float(np.median(d))
+            out["pr_f0_delta_p90_st"] = float(np.percentile(d, 90))
+    if micro:
+        out["pr_f0_micro_st"] = float(np.std(np.concatenate(micro)))
+    return out
+
+
+def utterance_features(audio: np.ndarray, sr: int) -> tuple[np.ndarray, tuple[str, ...]]:
+    """(features, names): eGeMAPS functionals then prosody statistics of the trimmed utterance."""
+    from perception.audio import egemaps, resample
+
+    from dubber.config import get_config
+
+    target = get_config().media.sample_rate
+    x = resample(np.asarray(audio, dtype=np.float32).reshape(-1), sr, target)
+    x = trim_silence(x, target)
+    if x.size < int(0.1 * target):
+        raise BadInputError("too little speech for emotion features (under 0.1 s after trimming)")
+    ege = egemaps(x, target)
+    pro = prosody_features(x, target)
+    names = tuple(ege) + PROSODY_FEATURE_NAMES
+    vec = np.array([*ege.values(), *(pro[n] for n in PROSODY_FEATURE_NAMES)], dtype=np.float64)
+    return vec, names
+
+
+class FeatureCache:
+    """Per-clip feature vectors on disk (``<dir>/<clip_id>-<key>.npz``)."""
+
+    def __init__(self, directory: str | Path | None = None):
+        if directory is None:
+            from dubber.config import get_config
+
+            directory = get_config().cache_dir / "emotion-features"
+        self.dir = Path(directory)
+
+    @staticmethod
+    def key(audio_path: Path) -> str:
+        st = audio_path.stat()
+        raw = f"{audio_path.resolve()}|{st.st_size}|{st.st_mtime_ns}|v{FEATURE_VERSION}"
+        return hashlib.sha1(raw.encode()).hexdigest()[:16]
+
+    def features(self, clip_id: str, audio_path: str | Path) -> tuple[np.ndarray, tuple[str, ...]]:
+        from perception.audio import load_audio
+
+        audio_path = Path(audio_path)
+        if not audio_path.is_file():
+            raise BadInputError("audio file not found", source=audio_path)
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in clip_id)
+        path = self.dir / f"{safe}-{self.key(audio_path)}.npz"
+        if path.is_file():
+            try:
+                with np.load(path, allow_pickle=False) as z:
+                    return z["x"].astype(np.float64), tuple(str(n) for n in z["names"])
+            except (OSError, ValueError, KeyError):
+                log.warning("unreadable feature cache %s; recomputing", path)
+        audio = load_audio(audio_path)
+        from dubber.config import get_config
+
+        vec, names = utterance_features(audio, get_config().media.sample_rate)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, x=vec, names=np.array(names))
+        tmp.replace(path)
+        return vec, names
+
+
+def record_features(
+    records: Sequence[ClipRecord], cache: FeatureCache | None = None, progress: bool = False
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """(n, d) feature matrix of the records' ground-truth audio (cached per clip)."""
+    cache = cache or FeatureCache()
+    rows: list[np.ndarray] = []
+    names: tuple[str, ...] = ()
+    it = records
+    if progress:
+        from tqdm import tqdm
+
+        it = tqdm(records, desc="emotion features", unit="clip", leave=False)
+    for rec in it:
+        if rec.audio_path is None:
+            raise BadInputError("clip has no ground-truth audio", source=rec.clip_id)
+        vec, names_i = cache.features(rec.clip_id, rec.audio_path)
+        if names and names_i != names:
+            raise ValueError(f"feature names of {rec.clip_id} differ from the others (stale cache?)")
+        names = names_i
+        rows.append(vec)
+    if not rows:
+        return np.zeros((0, 0)), names
+    return np.vstack(rows), names
+
+
+# ----------------------------------------------------------------------------------------- normalisation
+
+
+@dataclass
+class SpeakerReference:
+    """Mean and std of one speaker's raw feature vectors (over takes of any emotion)."""
+
+    mean: np.ndarray
+    std: np.ndarray
+    num_clips: int
+
+    @classmethod
+    def from_features(cls, X: np.ndarray, population: SpeakerReference, shrink: float = SHRINK_CLIPS):
+        """Statistics of ``X`` (n, d), shrunk towards ``population`` as if it had added ``shrink`` clips."""
+        X = np.asarray(X, dtype=np.float64)
+        n = X.shape[0]
+        if n == 0:
+            return population
+        mean = np.nanmean(X, axis=0)
+        var = np.nanvar(X, axis=0)
+        mean = np.where(np.isfinite(mean), mean, population.mean)
+        var = np.where(np.isfinite(var), var, population.std**2)
+        w = n / (n + shrink)
+        mean_s = w * mean + (1 - w) * population.mean
+        var_s = w * var + (1 - w) * population.std**2
+        return cls(mean=mean_s, std=np.sqrt(np.maximum(var_s, 1e-12)), num_clips=n)
+
+    def apply(self, X: np.ndarray) -> np.ndarray:
+        return (np.asarray(X, dtype=np.float64) - self.mean) / self.std
+
+
+def _population(X: np.ndarray) -> SpeakerReference:
+    mean = np.nan_to_num(np.nanmean(X, axis=0))
+    std = np.nan_to_num(np.nanstd(X, axis=0), nan=1.0)
+    return SpeakerReference(mean=mean, std=np.where(std > 1e-9, std, 1.0), num_clips=X.shape[0])
+
+
+# ---------------------------------------------------------------------------------------- classifiers
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: str
+    make: Callable[[int], object] = field(repr=False, compare=False)
+
+
+def _logreg(c: float):
+    def make(seed: int):
+        from sklearn.impute import SimpleImputer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        return make_pipeline(
+            SimpleImputer(strategy="median"),
+            StandardScaler(),
+            LogisticRegression(C=c, max_iter=3000, random_state=seed),
+        )
+
+    return Candidate(f"logreg(C={c:g})", make)
+
+
+def _svm(c: float):
+    def make(seed: int):
+        from sklearn.impute import SimpleImputer
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+        from sklearn.svm import SVC
+
+        return make_pipeline(
+            SimpleImputer(strategy="median"),
+            StandardScaler(),
+            SVC(C=c, kernel="rbf", gamma="scale", probability=True, random_state=seed),
+        )
+
+    return Candidate(f"svm-rbf(C={c:g})", make)
+
+
+def _hgb():
+    def make(seed: int):
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        return HistGradientBoostingClassifier(
+            max_iter=200, learning_rate=0.08, max_leaf_nodes=15, l2_regularization=1.0, random_state=seed
+        )
+
+    return Candidate("grad-boost", make)
+
+
+def candidates() -> list[Candidate]:
+    """Every classifier the model selection tries."""
+    return [_logreg(0.03), _logreg(0.3), _logreg(3.0), _svm(1.0), _svm(10.0), _hgb()]
+
+
+def candidate_by_name(name: str) -> Candidate:
+    for c in candidates():
+        if c.name == name:
+            return c
+    raise BadInputError(f"unknown classifier {name!r}", hint="one of " + ", ".join(c.name for c in candidates()))
+
+
+# ------------------------------------------------------------------------------------------- metrics
+
+
+def confusion(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str] = EMOTIONS) -> np.ndarray:
+    """(k, k) counts; row = true class, column = predicted class."""
+    index = {lab: i for i, lab in enumerate(labels)}
+    cm = np.zeros((len(labels), len(labels)), dtype=np.int64)
+    for t, p in zip(y_true, y_pred, strict=True):
+        cm[index[t], index[p]] += 1
+    return cm
+
+
+def accuracy_report(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str] = EMOTIONS) -> dict:
+    """Accuracy, per-class accuracy (recall; None for classes absent from ``y_true``), the confusion
+    matrix (rows true, columns predicted) and the count."""
+    cm = confusion(y_true, y_pred, labels)
+    n = int(cm.sum())
+    per_class = {
+        lab: (round(float(cm[i, i] / cm[i].sum()), 4) if cm[i].sum() else None) for i, lab in enumerate(labels)
+    }
+    present = [v for v in per_class.values() if v is not None]
+    return {
+        "accuracy": round(float(np.trace(cm) / n), 4) if n else None,
+        "balanced_accuracy": round(float(np.mean(present)), 4) if present else None,
+        "per_class": per_class,
+        "confusion": cm.tolist(),
+        "labels": list(labels),
+        "count": n,
+    }
+
+
+def plot_confusion(report: dict, path: str | Path, title: str = "") -> Path:
+    """Row-normalised confusion matrix (with counts) as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cm = np.asarray(report["confusion"], dtype=np.float64)
+    labels = report["labels"]
+    rows = cm.sum(axis=1, keepdims=True)
+    frac = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
+    fig, ax = plt.subplots(figsize=(6.4, 5.6), dpi=110)
+    im = ax.imshow(frac, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            if cm[i, j]:
+                ax.text(
+                    j, i, f"{frac[i, j]:.2f}\n({int(cm[i, j])})", ha="center", va="center", fontsize=7,
+                    color="white" if frac[i, j] > 0.5 else "black",
+                )  # fmt: skip
+    acc = report.get("accuracy")
+    ax.set_title(f"{title}  acc {acc:.3f}" if acc is not None else title)
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+# ------------------------------------------------------------------------------------------ classifier
+
+
+class EmotionClassifier:
+    """Utterance emotion over ``EMOTIONS`` from eGeMAPS + prosody statistics (see the module notes).
+
+    ``fit(records)`` trains on the records of split ``train`` (all of them when none has a split) and picks
+    the classifier on split ``valid`` (speaker-grouped cross-validation on the training records when
+    there is no valid split). ``classifier`` fixes one candidate by name instead of selecting.
+    """
+
+    def __init__(
+        self,
+        normalisation: str = "utterance",
+        classifier: str | None = None,
+        cache_dir: str | Path | None = None,
+        seed: int = 0,
+        refit_with_valid: bool = False,
+    ):
+        if normalisation not in NORMALISATIONS:
+            raise BadInputError(f"unknown normalisation {normalisation!r}", hint=" or ".join(NORMALISATIONS))
+        self.normalisation = normalisation
+        self.classifier_name = classifier
+        self.cache = FeatureCache(cache_dir)
+        self.seed = seed
+        self.refit_with_valid = refit_with_valid
+        self.model = None
+        self.feature_names: tuple[str, ...] = ()
+        self.population: SpeakerReference | None = None
+        self.info: dict = {}
+
+    # ---- features
+    def features(self, audio: np.ndarray, sr: int) -> np.ndarray:
+        vec, names = utterance_features(audio, sr)
+        if self.feature_names and names != self.feature_names:
+            raise ValueError("feature names differ from the ones the model was trained with")
+        return vec
+
+    def record_features(self, records: Sequence[ClipRecord], progress: bool = False) -> np.ndarray:
+        X, names = record_features(records, self.cache, progress)
+        if self.feature_names and records and names != self.feature_names:
+            raise ValueError("feature names differ from the ones the model was trained with")
+        return X
+
+    def speaker_reference(self, X: np.ndarray) -> SpeakerReference:
+        """Normalisation statistics of one speaker from raw feature vectors of their takes (n, d)."""
+        if self.population is None:
+            raise RuntimeError("the classifier is not trained")
+        return SpeakerReference.from_features(X, self.population)
+
+    def _normalise(self, X: np.ndarray, speakers: Sequence[str | None] | None) -> np.ndarray:
+        """Speaker mode: z-normalise each row with its speaker's statistics taken from the rows of ``X``
+        themselves (label-free); utterance mode: unchanged."""
+        if self.normalisation == "utterance":
+            return X
+        assert self.population is not None
+        out = np.empty_like(X, dtype=np.float64)
+        spk = np.array([s if s is not None else f"__{i}" for i, s in enumerate(speakers or [None] * len(X))])
+        for s in np.unique(spk):
+            rows = spk == s
+            out[rows] = self.speaker_reference(X[rows]).apply(X[rows])
+        return out
+
+    # ---- training
+    def fit(self, records: Sequence[ClipRecord], progress: bool = False) -> EmotionClassifier:
+        t0 = time.perf_counter()
+        records = [r for r in records if r.emotion in EMOTIONS and r.audio_path is not None]
+        has_split = any(r.split for r in records)
+        train = [r for r in records if r.split == "train"] if has_split else list(records)
+        valid = [r for r in records if r.split == "valid"] if has_split else []
+        if len({r.emotion for r in train}) < 2:
+            raise BadInputError("need training clips of at least two emotions")
+        X_all, names = record_features(train + valid, self.cache, progress)
+        self.feature_names = names
+        Xt, Xv = X_all[: len(train)], X_all[len(train) :]
+        yt = np.array([r.emotion for r in train])
+        yv = np.array([r.emotion for r in valid])
+        gt = [r.speaker for r in train]
+        self.population = _population(Xt)
+        Zt = self._normalise(Xt, gt)
+        Zv = self._normalise(Xv, [r.speaker for r in valid]) if valid else Xv
+
+        cands = [candidate_by_name(self.classifier_name)] if self.classifier_name else candidates()
+        scores: dict[str, float] = {}
+        if len(cands) > 1:
+            if valid:
+                for c in cands:
+                    m = c.make(self.seed).fit(Zt, yt)
+                    scores[c.name] = round(float(np.mean(m.predict(Zv) == yv)), 4)
+                selection = "valid split"
+            else:
+                scores = self._cv_scores(cands, Zt, yt, gt)
+                selection = "speaker-grouped cross-validation"
+            best = max(cands, key=lambda c: scores[c.name])
+        else:
+            best, selection = cands[0], "fixed"
+        refit = self.refit_with_valid and bool(valid)
+        if refit:
+            Zfit, yfit = np.vstack([Zt, Zv]), np.concatenate([yt, yv])
+        else:
+            Zfit, yfit = Zt, yt
+        self.model = best.make(self.seed).fit(Zfit, yfit)
+        self.classifier_name = best.name
+        self.info = {
+            "classifier": best.name,
+            "normalisation": self.normalisation,
+            "selection": selection,
+            "selection_scores": scores,
+            "train_clips": len(train),
+            "valid_clips": len(valid),
+            "refit_with_valid": refit,
+            "train_speakers": sorted({str(r.speaker) for r in train}),
+            "valid_speakers": sorted({str(r.speaker) for r in valid}),
+            "class_counts": {e: int(np.sum(yfit == e)) for e in EMOTIONS},
+            "fit_seconds": round(time.perf_counter() - t0, 2),
+            "feature_version": FEATURE_VERSION,
+        }
+        log.info("emotion classifier: %s (%s) %s", best.name, selection, scores)
+        return self
+
+    def _cv_scores(self, cands, Z, y, groups) -> dict[str, float]:
+        from sklearn.model_selection import GroupKFold
+
+        groups = np.array([str(g) for g in groups])
+        k = min(4, len(np.unique(groups)))
+        if k < 2:
+            return {c.name: 0.0 for c in cands}
+        scores = {}
+        for c in cands:
+            correct = 0
+            for tr, te in GroupKFold(n_splits=k).split(Z, y, groups):
+                if len(np.unique(y[tr])) < 2:
+                    continue
+                correct += int(np.sum(c.make(self.seed).fit(Z[tr], y[tr]).predict(Z[te]) == y[te]))
+            scores[c.name] = round(correct / len(y), 4)
+        return scores
+
+    # ---- prediction
+    def _check(self) -> None:
+        if self.model is None:
+            raise RuntimeError("the emotion classifier is not trained; call fit() or load()")
+
+    def proba_from_features(self, X: np.ndarray, speakers: Sequence[str | None] | None = None) -> np.ndarray:
+        """(n, 8) probabilities over ``EMOTIONS`` from raw feature rows (speaker mode: normalised with
+        statistics of the rows of the same speaker; rows with speaker None stand alone)."""
+        self._check()
+        X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+        Z = self._normalise(X, speakers)
+        return self._proba(Z)
+
+    def _proba(self, Z: np.ndarray) -> np.ndarray:
+        p = self.model.predict_proba(Z)
+        out = np.zeros((Z.shape[0], len(EMOTIONS)))
+        for j, cls in enumerate(self.model.classes_):
+            out[:, EMOTIONS.index(str(cls))] = p[:, j]
+        return out
+
+    def predict_proba(
+        self, audio: np.ndarray, sr: int, speaker_reference: SpeakerReference | None = None
+    ) -> np.ndarray:
+        """(8,) probabilities over ``EMOTIONS`` for one take. In speaker mode ``speaker_reference``
+        (``speaker_reference(X)`` of the speaker's takes) normalises it; without one the population
+        statistics do."""
+        self._check()
+        x = self.features(audio, sr)[None, :]
+        if self.normalisation == "speaker":
+            x = (speaker_reference or self.population).apply(x)
+        return self._proba(x)[0]
+
+    def predict(self, audio: np.ndarray, sr: int, speaker_reference: SpeakerReference | None = None) -> str:
+        return EMOTIONS[int(np.argmax(self.predict_proba(audio, sr, speaker_reference)))]
+
+    def evaluate_records(self, records: Sequence[ClipRecord], progress: bool = False) -> dict:
+        """Accuracy report of the records' ground-truth audio (speaker mode: each speaker normalised with
+        their own clips among ``records``)."""
+        records = [r for r in records if r.emotion in EMOTIONS]
+        X = self.record_features(records, progress)
+        if not records:
+            return accuracy_report([], [])
+        P = self.proba_from_features(X, [r.speaker for r in records])
+        pred = [EMOTIONS[i] for i in P.argmax(axis=1)]
+        return accuracy_report([r.emotion for r in records], pred)
+
+    # ---- persistence
+    def card(self) -> dict:
+        return {
+            "kind": "evaluation.emotion.EmotionClassifier",
+            "classes": list(EMOTIONS),
+            "feature_names": list(self.feature_names),
+            "feature_version": FEATURE_VERSION,
+            "normalisation": self.normalisation,
+            "classifier": self.classifier_name,
+            "seed": self.seed,
+            "training": self.info,
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``<path>/model.joblib`` and ``<path>/card.json`` (``path`` is a folder)."""
+        import joblib
+
+        self._check()
+        out = Path(path)
+        out.mkdir(parents=True, exist_ok=True)
+        joblib.dump({"model": self.model, "population": self.population}, out / "model.joblib")
+        (out / "card.json").write_text(json.dumps(self.card(), indent=1) + "\n", encoding="utf-8")
+        return out
+
+    @classmethod
+    def load(cls, path: str | Path, cache_dir: str | Path | None = None) -> EmotionClassifier:
+        import joblib
+
+        folder = Path(path)
+        card_path, model_path = folder / "card.json", folder / "model.joblib"
+        if not card_path.is_file() or not model_path.is_file():
+            raise BadInputError("not an emotion model folder (needs card.json and model.joblib)", source=folder)
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+        if card.get("feature_version") != FEATURE_VERSION:
+            raise BadInputError(
+                f"model features are version {card.get('feature_version')}, this code makes {FEATURE_VERSION}",
+                source=folder,
+                hint="retrain with `dubber eval train-emotion`",
+            )
+        obj = cls(
+            normalisation=card["normalisation"], classifier=card["classifier"], cache_dir=cache_dir, seed=card["seed"]
+        )
+        blob = joblib.load(model_path)
+        obj.model, obj.population = blob["model"], blob["population"]
+        obj.feature_names = tuple(card["feature_names"])
+        obj.info = card.get("training", {})
+        if list(card.get("classes", [])) != list(EMOTIONS):
+            raise BadInputError("model classes differ from corpora.emotions.EMOTIONS", source=folder)
+        return obj
+
+
+def default_model_dir() -> Path:
+    from dubber.config import get_config
+
+    return get_config().cache_dir / "models" / "emotion"
+
+
+def train_and_report(
+    records: Sequence[ClipRecord],
+    out_dir: str | Path,
+    normalisation: str = "utterance",
+    classifier: str | None = None,
+    cache_dir: str | Path | None = None,
+    refit_with_valid: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Fit on ``train`` (selection on ``valid``), save to ``out_dir``, then evaluate every split present
+    (ground-truth audio): accuracy, per-class accuracy, confusion matrices as ``confusion-<split>.png``;
+    everything also in ``out_dir/report.json``."""
+    clf = EmotionClassifier(
+        normalisation=normalisation, classifier=classifier, cache_dir=cache_dir, refit_with_valid=refit_with_valid
+    )
+    clf.fit(records, progress=progress)
+    out = clf.save(out_dir)
+    report: dict = {"model": str(out), "training": clf.info, "splits": {}}
+    splits = [s for s in ("train", "valid", "test-seen-speakers", "test-unseen-speakers") if any(r.split == s for r in records)]
+    for split in splits:
+        rep = clf.evaluate_records([r for r in records if r.split == split], progress=progress)
+        rep["png"] = str(plot_confusion(rep, out / f"confusion-{split}.png", title=split))
+        report["splits"][split] = rep
+    (out / "report.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    return report
+
+
+def format_report(report: dict) -> str:
+    """Per-class accuracy table (markdown) of a ``train_and_report`` result."""
+    splits = report["splits"]
+    head = "| class | " + " | ".join(splits) + " |"
+    lines = [head, "|---|" + "---|" * len(splits)]
+    for e in EMOTIONS:
+        cells = []
+        for s in splits:
+            v = splits[s]["per_class"].get(e)
+            cells.append("-" if v is None else f"{v:.2f}")
+        lines.append(f"| {e} | " + " | ".join(cells) + " |")
+    lines.append("| **accuracy** | " + " | ".join(f"**{splits[s]['accuracy']:.3f}**" for s in splits) + " |")
+    lines.append("| clips | " + " | ".join(str(splits[s]["count"]) for s in splits) + " |")
+    return "\n".join(lines)
+
+
+def _nan_to_none(x: float) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else x
