@@ -150,7 +150,9 @@ def emotion_pose(emotion: str, intensity: float = 1.0, base: FacePose | None = N
     base = base or FacePose()
     target = EMOTION_POSES.get(emotion, {})
     k = float(np.clip(intensity, 0.0, 1.0))
-    changes = {name: getattr(base, name) + k * (value - getattr(base, name)) for name, value in target.items()}
+    changes = {
+        name: getattr(base, name) + k * (value - getattr(base, name)) for name, value in target.items()
+    }
     return replace(base, **changes)
 
 
@@ -207,19 +209,19 @@ class _Pen:
         """Run ``painter(pen)`` but keep only what falls inside polygon ``clip`` (e.g. iris inside the eye)."""
         xy = self.map(clip)
         pad = 4
-        l, t = np.floor(xy.min(axis=0)).astype(int) - pad
+        left, top = np.floor(xy.min(axis=0)).astype(int) - pad
         r, b = np.ceil(xy.max(axis=0)).astype(int) + pad
-        l, t = max(l, 0), max(t, 0)
+        left, top = max(left, 0), max(top, 0)
         r, b = min(r, self.img.width), min(b, self.img.height)
-        if r <= l or b <= t:
+        if r <= left or b <= top:
             return
-        region = self.img.crop((l, t, r, b))
-        sub = _Pen(region, tuple(self.centre - (l, t)), self.scale, 0.0)
+        region = self.img.crop((left, top, r, b))
+        sub = _Pen(region, tuple(self.centre - (left, top)), self.scale, 0.0)
         sub.rot = self.rot
         painter(sub)
         mask = Image.new("L", region.size, 0)
-        ImageDraw.Draw(mask).polygon([tuple(p) for p in xy - (l, t)], fill=255)
-        self.img.paste(region, (l, t), mask)
+        ImageDraw.Draw(mask).polygon([tuple(p) for p in xy - (left, top)], fill=255)
+        self.img.paste(region, (left, top), mask)
 
 
 def _curve(x0: float, x1: float, y_edge: float, y_mid: float, n: int = 24, power: float = 2.2) -> np.ndarray:
@@ -313,7 +315,9 @@ def _eye(pen: _Pen, style: FaceStyle, pose: FacePose, cx: float, cy: float, ew: 
         iy = cy - up_h * 0.15
         sub.poly(_ellipse(cx, iy, r_iris, r_iris, 32), style.eye)
         sub.poly(_ellipse(cx, iy, r_iris * 0.5, r_iris * 0.5, 24), (12, 10, 10))
-        sub.poly(_ellipse(cx + r_iris * 0.35, iy - r_iris * 0.35, r_iris * 0.2, r_iris * 0.2, 12), (250, 250, 250))
+        sub.poly(
+            _ellipse(cx + r_iris * 0.35, iy - r_iris * 0.35, r_iris * 0.2, r_iris * 0.2, 12), (250, 250, 250)
+        )
         # Shadow of the upper lid on the eyeball.
         sub.line(upper + (0, 0.006), _shade((246, 244, 240), 0.7), 0.01)
 
@@ -322,13 +326,23 @@ def _eye(pen: _Pen, style: FaceStyle, pose: FacePose, cx: float, cy: float, ew: 
     pen.line(lower, _shade(style.skin, 0.55), 0.006)
     # Outer-corner lash flick, and a lid crease above the eye.
     corner = x1 if side > 0 else x0
-    pen.line(np.array([[corner - side * ew * 0.08, cy - up_h * 0.2], [corner + side * ew * 0.1, cy - up_h * 0.45]]),
-             lid_dark, 0.01)
-    pen.line(_curve(x0 + ew * 0.1, x1 - ew * 0.1, cy - up_h * 1.15, cy - up_h * 1.5, 16), _shade(style.skin, 0.72),
-             0.006)
+    pen.line(
+        np.array(
+            [[corner - side * ew * 0.08, cy - up_h * 0.2], [corner + side * ew * 0.1, cy - up_h * 0.45]]
+        ),
+        lid_dark,
+        0.01,
+    )
+    pen.line(
+        _curve(x0 + ew * 0.1, x1 - ew * 0.1, cy - up_h * 1.15, cy - up_h * 1.5, 16),
+        _shade(style.skin, 0.72),
+        0.006,
+    )
 
 
-def _brow(pen: _Pen, style: FaceStyle, pose: FacePose, eye_x: float, eye_y: float, ew: float, side: int) -> None:
+def _brow(
+    pen: _Pen, style: FaceStyle, pose: FacePose, eye_x: float, eye_y: float, ew: float, side: int
+) -> None:
     raise_ = 0.035 * pose.brow_raise
     furrow = pose.brow_furrow
     inner_x = eye_x - side * ew * (0.58 - 0.12 * furrow)
@@ -343,7 +357,9 @@ def _brow(pen: _Pen, style: FaceStyle, pose: FacePose, eye_x: float, eye_y: floa
     # Quadratic through the two ends with an arch peak two thirds of the way out.
     peak = 0.62
     y = inner_y + (outer_y - inner_y) * t
-    y += (mid_y - (inner_y + (outer_y - inner_y) * peak)) * (1 - ((t - peak) / np.where(t < peak, peak, 1 - peak)) ** 2)
+    y += (mid_y - (inner_y + (outer_y - inner_y) * peak)) * (
+        1 - ((t - peak) / np.where(t < peak, peak, 1 - peak)) ** 2
+    )
     thick = 0.028 * style.brow_thickness * (1.0 - 0.45 * t)  # thick inner head, thin tail
     top = np.stack([x, y - thick / 2], axis=1)
     bot = np.stack([x, y + thick / 2], axis=1)[::-1]
@@ -356,12 +372,16 @@ def _nose(pen: _Pen, style: FaceStyle, ns: float) -> None:
     shadow = _shade(style.skin, 0.78)
     tip_y = 0.15 + 0.02 * (ns - 1)
     # Bridge shading down one side, the tip's underside and the two nostrils.
-    pen.poly(np.array([[0.018, -0.03], [0.045 * ns, tip_y - 0.02], [0.02, tip_y - 0.01], [0.008, -0.02]]), shadow)
+    pen.poly(
+        np.array([[0.018, -0.03], [0.045 * ns, tip_y - 0.02], [0.02, tip_y - 0.01], [0.008, -0.02]]), shadow
+    )
     pen.poly(_ellipse(0, tip_y + 0.004, 0.05 * ns, 0.018, 32), _shade(style.skin, 0.86))
     pen.poly(_ellipse(0, tip_y - 0.012, 0.03 * ns, 0.02, 24), _shade(style.skin, 1.08))
     for s in (-1, 1):
         pen.poly(_ellipse(s * 0.026 * ns, tip_y + 0.012, 0.013 * ns, 0.008, 16), _shade(style.skin, 0.45))
-    pen.line(_curve(-0.058 * ns, 0.058 * ns, tip_y, tip_y + 0.02, 16, power=2.5), _shade(style.skin, 0.62), 0.006)
+    pen.line(
+        _curve(-0.058 * ns, 0.058 * ns, tip_y, tip_y + 0.02, 16, power=2.5), _shade(style.skin, 0.62), 0.006
+    )
 
 
 _MAX_GAP = 0.16  # inner-lip gap at mouth_open=1, in face heights (about 0.45 inter-ocular distances)
@@ -442,17 +462,17 @@ def _modelling(pen: _Pen, style: FaceStyle, hw: float, eye_x: float, eye_y: floa
     lift = 1.06 + 0.1 * dark
     box = pen.map(_ellipse(0, 0, hw, 0.5, 24))
     q = 4
-    l, t = np.floor(box.min(axis=0)).astype(int)
+    left, top = np.floor(box.min(axis=0)).astype(int)
     r, b = np.ceil(box.max(axis=0)).astype(int)
-    l, t = max(l, 0), max(t, 0)
+    left, top = max(left, 0), max(top, 0)
     r, b = min(r, pen.img.width), min(b, pen.img.height)
-    if r - l < 2 * q or b - t < 2 * q:
+    if r - left < 2 * q or b - top < 2 * q:
         return
-    small = Image.new("L", ((r - l) // q, (b - t) // q), 128)
+    small = Image.new("L", ((r - left) // q, (b - top) // q), 128)
     d = ImageDraw.Draw(small)
 
     def blob(cx: float, cy: float, rx: float, ry: float, gain: float) -> None:
-        xy = (pen.map(_ellipse(cx, cy, rx, ry, 32)) - (l, t)) / q
+        xy = (pen.map(_ellipse(cx, cy, rx, ry, 32)) - (left, top)) / q
         d.polygon([tuple(p) for p in xy], fill=int(np.clip(128 * gain, 0, 255)))
 
     blob(0, -0.3, hw * 0.5, 0.09, lift)
@@ -461,10 +481,10 @@ def _modelling(pen: _Pen, style: FaceStyle, hw: float, eye_x: float, eye_y: floa
         blob(side * eye_x, eye_y - 0.02, ew * 0.85, 0.085, socket)
         blob(side * hw * 0.55, 0.11, 0.075, 0.04, lift)
     small = small.filter(ImageFilter.GaussianBlur(0.018 * pen.scale / q))
-    gain = np.asarray(small.resize((r - l, b - t), Image.BILINEAR), dtype=np.float32) / 128.0
-    region = np.asarray(pen.img.crop((l, t, r, b)), dtype=np.float32)
+    gain = np.asarray(small.resize((r - left, b - top), Image.BILINEAR), dtype=np.float32) / 128.0
+    region = np.asarray(pen.img.crop((left, top, r, b)), dtype=np.float32)
     region = np.clip(region * gain[..., None], 0, 255).astype(np.uint8)
-    pen.img.paste(Image.fromarray(region), (l, t))
+    pen.img.paste(Image.fromarray(region), (left, top))
     for side in (-1, 1):  # a touch of colour on the cheeks
         pen.poly(_ellipse(side * hw * 0.55, 0.17, 0.06, 0.032), _lerp(skin, (215, 110, 110), 0.1))
 
@@ -513,8 +533,10 @@ def draw_face(
     # Shoulders and neck are not tilted with the head (the neck bends, the body does not).
     body = _Pen(canvas, centre, unit, 0.0)
     body.poly(np.vstack([_ellipse(0, 0.98, hw * 2.3, 0.42, 60)]), style.shirt)
-    body.poly(np.array([[-hw * 0.42, 0.2], [hw * 0.42, 0.2], [hw * 0.46, 0.66], [-hw * 0.46, 0.66]]),
-              _shade(style.skin, 0.82))
+    body.poly(
+        np.array([[-hw * 0.42, 0.2], [hw * 0.42, 0.2], [hw * 0.46, 0.66], [-hw * 0.46, 0.66]]),
+        _shade(style.skin, 0.82),
+    )
     body.poly(_ellipse(0, 0.64, hw * 0.5, 0.07, 40), _shade(style.skin, 0.82))
     body.line(_curve(-hw * 0.5, hw * 0.5, 0.64, 0.7, 20), _shade(style.shirt, 0.7), 0.012)
 

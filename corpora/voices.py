@@ -13,9 +13,11 @@ cheaply, phoneme timings (flite's ``-psdur``); espeak-ng gives none without mbro
 from __future__ import annotations
 
 import math
+import re
 import shutil
 import subprocess
 import tempfile
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -32,6 +34,7 @@ PhoneTimings = tuple[tuple[str, float, float], ...]
 """(phone, start s, end s) per segment, in the engine's phone set (flite: CMU ARPAbet, ``pau`` = pause)."""
 
 FLITE_LICENCE = "CMU Flite licence (BSD-style, free for any use); voice from CMU ARCTIC / CMU Kal"
+FESTVOX_LICENCE = "Festvox/CSTR diphone licence (free use, modification and redistribution with notice)"
 ESPEAK_LICENCE = "GPL-3.0-or-later (espeak-ng)"
 
 _TIMEOUT_S = 60
@@ -203,7 +206,74 @@ class EspeakEngine:
         return audio, None
 
 
-ENGINES: dict[str, type] = {"flite": FliteEngine, "espeak-ng": EspeakEngine}
+class FestivalEngine:
+    """Festival (diphone voices from Debian festvox-* packages), driven by a generated Scheme script.
+
+    Rate through ``Duration_Stretch``; phoneme end times from ``utt.save.segs``. Pitch is left to WORLD
+    (the LR intonation targets are voice-specific). Voice params: ``stretch`` (base Duration_Stretch).
+    """
+
+    name = "festival"
+    rate_share = 1.0
+    pitch_share = 0.0
+
+    def __init__(self, binary: str = "festival"):
+        self.binary = binary
+
+    @property
+    def package(self) -> str:
+        return "festival festvox-kdlpc16k"
+
+    def synthesize(
+        self, text: str, voice: VoiceSpec, rate_scale: float = 1.0, pitch_shift_st: float = 0.0
+    ) -> tuple[np.ndarray, PhoneTimings | None]:
+        exe = _require(voice.binary or self.binary, self.name, self.package)
+        text = _check_text(text)
+        ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+        quoted = ascii_text.replace("\\", " ").replace('"', "'")
+        stretch = float(voice.params.get("stretch", 1.0)) / max(rate_scale, 1e-3)
+        if not re.fullmatch(r"[A-Za-z0-9_]+", voice.engine_voice):
+            raise BadInputError(f"bad festival voice name {voice.engine_voice!r}")
+        with tempfile.TemporaryDirectory(prefix="festival-") as tmp:
+            wav, segs, scm = Path(tmp) / "line.wav", Path(tmp) / "line.segs", Path(tmp) / "line.scm"
+            scm.write_text(
+                f"(voice_{voice.engine_voice})\n"
+                f"(Parameter.set 'Duration_Stretch {stretch:.4f})\n"
+                f'(set! utt1 (Utterance Text "{quoted}"))\n'
+                "(utt.synth utt1)\n"
+                f'(utt.save.wave utt1 "{wav}" \'riff)\n'
+                f'(utt.save.segs utt1 "{segs}")\n',
+                encoding="ascii",
+            )
+            _run([exe, "-b", str(scm)])
+            if not wav.exists():
+                raise MissingComponentError(
+                    f"festival voice {voice.engine_voice!r} is not installed", hint=f"apt-get install {self.package}"
+                )
+            audio = _load_16k(wav, self.name)
+            phones = _parse_segs(segs.read_text(errors="replace")) if segs.exists() else None
+        return audio, phones
+
+
+def _parse_segs(text: str) -> PhoneTimings | None:
+    """Festival label file: a header ending in '#', then 'end_time colour phone' per segment."""
+    segs: list[tuple[str, float, float]] = []
+    body = text.split("#", 1)[1] if "#" in text else text
+    start = 0.0
+    for line in body.splitlines():
+        parts = line.split()
+        if len(parts) < 3:
+            continue
+        try:
+            end = float(parts[0])
+        except ValueError:
+            continue
+        segs.append((parts[-1], start, end))
+        start = end
+    return tuple(segs) or None
+
+
+ENGINES: dict[str, type] = {"flite": FliteEngine, "espeak-ng": EspeakEngine, "festival": FestivalEngine}
 
 
 def get_engine(voice: VoiceSpec) -> VoiceEngine:
@@ -229,6 +299,19 @@ def _flite(vid: str, name: str, gender: str, f0: float = 1.0, warp: float = 1.0,
         warp=warp,
         gender=gender,
         licence=FLITE_LICENCE,
+    )
+
+
+def _festival(vid: str, name: str, gender: str, f0: float = 1.0, warp: float = 1.0, **params: float) -> VoiceSpec:
+    return VoiceSpec(
+        id=vid,
+        engine="festival",
+        engine_voice=name,
+        engine_params=tuple(sorted(params.items())),
+        f0_scale=f0,
+        warp=warp,
+        gender=gender,
+        licence=FESTVOX_LICENCE,
     )
 
 

@@ -60,9 +60,9 @@ class ExpressionRecognizer:
 
     def _prepare(self, grey: np.ndarray, box: np.ndarray) -> np.ndarray:
         """Square crop around the face box with a margin, resized to the model input, scaled to [-1, 1]."""
-        l, t, r, b = (float(v) for v in box)
-        cx, cy = (l + r) / 2, (t + b) / 2
-        side = max(r - l, b - t) * (1 + 2 * self.margin)
+        left, top, r, b = (float(v) for v in box)
+        cx, cy = (left + r) / 2, (top + b) / 2
+        side = max(r - left, b - top) * (1 + 2 * self.margin)
         region = tuple(int(round(v)) for v in (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2))
         crop = Image.fromarray(grey).crop(region).resize((self.input_w, self.input_h), Image.BILINEAR)
         # The mini-Xception was trained on x / 255 mapped to [-1, 1] (fer's preprocess_input, v2=True).

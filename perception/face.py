@@ -174,6 +174,13 @@ class FaceTracker:
             return False
         return float(np.dot(_box_patch(grey, box), ref.patch)) >= _MIN_NCC
 
+    def _follow(self, grey: np.ndarray, ref: _Ref, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Shape predictor only, from the previous landmarks; None when the result is not trustworthy."""
+        self.stats["tracked"] += 1
+        box = self._follow_box(ref, pts)
+        new_pts = self.landmarks(grey, box)
+        return (box, new_pts) if self._plausible(grey, ref, box, new_pts) else None
+
     def track(self, frames: np.ndarray) -> FaceTrack:
         """Landmarks and boxes of the main face in every frame of (T, H, W, 3) uint8 RGB frames."""
         frames = np.asarray(frames)
@@ -188,34 +195,33 @@ class FaceTracker:
         misses = 0
         for i in range(t_count):
             grey = to_grey(frames[i])
-            tracked_ok = False
-            if ref is not None and pts is not None:
-                cand_box = self._follow_box(ref, pts)
-                cand_pts = self.landmarks(grey, cand_box)
-                self.stats["tracked"] += 1
-                tracked_ok = self._plausible(grey, ref, cand_box, cand_pts)
+            candidate: tuple[np.ndarray, np.ndarray] | None = None  # (box, landmarks) followed from i-1
             scheduled = since_detect >= self.detect_every - 1
-            if tracked_ok and not scheduled:
-                box, pts = cand_box, cand_pts
-                since_detect += 1
+            if ref is not None and pts is not None and not scheduled:
+                candidate = self._follow(grey, ref, pts)
+                if candidate is not None:
+                    box, pts = candidate
+                    since_detect += 1
+                    landmarks[i], boxes[i], has_face[i] = pts, box, True
+                    continue
+            # Scheduled detection, a followed face that no longer looks right, or no face yet.
+            faces = self.detect(grey)
+            since_detect = 0
+            if faces:
+                box = self._pick(faces, box if ref is not None else None)
+                pts = self.landmarks(grey, box)
+                ref = self._reference(grey, box, pts)
+                misses = 0
             else:
-                faces = self.detect(grey)
-                since_detect = 0
-                if faces:
-                    box = self._pick(faces, box if ref is not None else None)
-                    pts = self.landmarks(grey, box)
-                    ref = self._reference(grey, box, pts)
-                    misses = 0
-                elif tracked_ok and misses < _MAX_SCHEDULED_MISSES:
-                    # The detector blinked but the followed face still matches the last detection.
-                    box, pts = cand_box, cand_pts
-                    misses += 1
-                else:
+                if ref is not None and pts is not None and scheduled and misses < _MAX_SCHEDULED_MISSES:
+                    # The detector blinked on a routine check, but the followed face still matches.
+                    candidate = self._follow(grey, ref, pts)
+                if candidate is None:
                     ref = pts = box = None
                     continue
-            landmarks[i] = pts
-            boxes[i] = box
-            has_face[i] = True
+                box, pts = candidate
+                misses += 1
+            landmarks[i], boxes[i], has_face[i] = pts, box, True
         return FaceTrack(landmarks=landmarks, boxes=boxes, has_face=has_face)
 
 
@@ -244,8 +250,8 @@ def lip_features(frames: np.ndarray, track: FaceTrack, crop_size: int | None = N
         centre = (mouth.min(axis=0) + mouth.max(axis=0)) / 2
         # Side follows mouth width (stable under opening) so crops keep one scale through speech.
         side = max(1.7 * np.linalg.norm(lm[i, 48] - lm[i, 54]), 1.2 * np.ptp(mouth[:, 1]), 8.0)
-        l, t = centre - side / 2
-        region = tuple(int(round(v)) for v in (l, t, l + side, t + side))
+        left, top = centre - side / 2
+        region = tuple(int(round(v)) for v in (left, top, left + side, top + side))
         img = Image.fromarray(to_grey(frames[i])).crop(region).resize((crop_size, crop_size), Image.BILINEAR)
         crops[i] = np.asarray(img)
     nan = ~track.has_face

@@ -55,7 +55,7 @@ def read_video(
 ) -> VideoClip:
     """Decode ``path`` into RGB frames at ``fps`` (default: config) and, optionally, its mono audio."""
     path = Path(path)
-    fps = float(fps or get_config().media.fps)
+    fps = float(fps if fps is not None else get_config().media.fps)
     if fps <= 0:
         raise BadInputError(f"frame rate must be positive, got {fps}", source=path)
     if max_seconds is None:

@@ -35,6 +35,19 @@ def speaking_clip(tmp_path_factory) -> Path:
     return out
 
 
+SMALL_CORPUS_VOICES = ["flite_slt", "flite_awb", "flite_rms", "esp_us", "esp_f2"]
+
+
+@pytest.fixture(scope="session")
+def small_corpus(tmp_path_factory):
+    """An 8-clip synthetic corpus (one clip per emotion) and its build summary."""
+    from corpora.synth import build_corpus
+
+    out = tmp_path_factory.mktemp("corpus")
+    summary = build_corpus(out, num_clips=8, seed=3, workers=2, voice_ids=SMALL_CORPUS_VOICES, progress=False)
+    return out, summary
+
+
 def run_dubber(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run the installed console script the way a user does."""
     exe = Path(sys.executable).parent / "dubber"

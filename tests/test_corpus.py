@@ -11,15 +11,7 @@ import soundfile as sf
 
 from corpora.records import SPLITS
 from corpora.synth import build_corpus, plan_corpus
-
-VOICES = ["flite_slt", "flite_awb", "flite_rms", "esp_us", "esp_f2"]
-
-
-@pytest.fixture(scope="module")
-def small_corpus(tmp_path_factory):
-    out = tmp_path_factory.mktemp("corpus")
-    summary = build_corpus(out, num_clips=8, seed=3, workers=2, voice_ids=VOICES, progress=False)
-    return out, summary
+from tests.conftest import SMALL_CORPUS_VOICES as VOICES
 
 
 def test_plan_is_deterministic_and_balanced():

@@ -1,0 +1,140 @@
+"""Voice bank, emotion profiles and WORLD rendering, with the real engines (flite, espeak-ng) and models."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from corpora.emotions import EMOTIONS, PROFILES, profile_at
+from corpora.prosody import active_rms_dbfs, apply_emotion, apply_speaker_transform, render_line
+from corpora.voices import VOICE_BANK, VOICES_BY_ID, VoiceSpec, get_engine
+from dubber.errors import BadInputError, MissingComponentError
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    import pyworld
+
+SR = 16000
+LINE = "I told you never to open that door again, and you did it anyway."
+
+
+def median_f0(audio: np.ndarray, sr: int = SR) -> float:
+    x = audio.astype(np.float64)
+    f0, t = pyworld.dio(x, sr, f0_floor=55.0, f0_ceil=700.0, frame_period=10.0)
+    f0 = pyworld.stonemask(x, f0, t, sr)
+    return float(np.median(f0[f0 > 0]))
+
+
+def test_emotion_classes_and_profiles():
+    assert len(EMOTIONS) == 8 and len(set(EMOTIONS)) == 8
+    assert set(PROFILES) == set(EMOTIONS)
+    assert profile_at("neutral", 1.0) == PROFILES["neutral"]
+    assert profile_at("angry", 0.0) == PROFILES["neutral"]
+    assert profile_at("angry", 1.0) == PROFILES["angry"]
+    half = profile_at("sad", 0.5)
+    assert PROFILES["sad"].f0_shift_st < half.f0_shift_st < 0
+    assert half.rate == pytest.approx(PROFILES["sad"].rate ** 0.5)
+    with pytest.raises(BadInputError):
+        profile_at("bored", 1.0)
+    with pytest.raises(BadInputError):
+        profile_at("angry", 1.5)
+
+
+def test_bank_is_large_and_well_formed():
+    assert len(VOICE_BANK) >= 12
+    assert len({v.id for v in VOICE_BANK}) == len(VOICE_BANK)
+    for v in VOICE_BANK:
+        assert v.licence and v.gender in {"male", "female"}
+        assert 0.7 <= v.f0_scale <= 1.4 and 0.85 <= v.warp <= 1.2
+
+
+@pytest.mark.parametrize("engine", sorted({v.engine for v in VOICE_BANK}))
+def test_every_engine_speaks_at_16k(engine):
+    voice = next(v for v in VOICE_BANK if v.engine == engine)
+    audio, phones = get_engine(voice).synthesize("Good morning, everyone.", voice)
+    assert audio.dtype == np.float32 and audio.ndim == 1
+    assert 0.5 * SR < audio.size < 4 * SR
+    assert active_rms_dbfs(audio, SR) > -40
+    r = render_line("Good morning, everyone.", voice, "neutral", 1.0, seed=1)
+    assert r.sample_rate == SR and r.audio.dtype == np.float32
+    assert abs(r.duration - r.audio.size / SR) < 1e-9
+    assert np.abs(r.audio).max() < 1.0 and r.rms_dbfs > -35
+    if phones is not None:  # flite: monotonic timings inside the rendered audio
+        ends = [e for _, _, e in r.phoneme_timings]
+        assert ends == sorted(ends) and ends[-1] <= r.duration + 0.02
+
+
+def test_render_is_deterministic():
+    voice = VOICES_BY_ID["slt_deep"]
+    a = render_line(LINE, voice, "fear", 0.8, seed=7)
+    b = render_line(LINE, voice, "fear", 0.8, seed=7)
+    assert np.array_equal(a.audio, b.audio)
+    assert a.phoneme_timings == b.phoneme_timings
+
+
+@pytest.mark.parametrize("voice_id", ["flite_awb", "esp_f2"])
+def test_angry_vs_sad(voice_id):
+    voice = VOICES_BY_ID[voice_id]
+    angry = render_line(LINE, voice, "angry", 1.0, seed=0)
+    sad = render_line(LINE, voice, "sad", 1.0, seed=0)
+    # re-measured from the audio, not the renderer's bookkeeping
+    assert median_f0(angry.audio) > median_f0(sad.audio) * 2 ** (3 / 12)
+    assert active_rms_dbfs(angry.audio, SR) > active_rms_dbfs(sad.audio, SR) + 6
+    assert angry.duration < 0.85 * sad.duration
+    assert angry.f0_mean > sad.f0_mean
+
+
+def test_speaker_transform_scales_f0():
+    voice = VOICES_BY_ID["flite_rms"]
+    audio, _ = get_engine(voice).synthesize("The library closes at six o'clock tonight.", voice)
+    up = apply_speaker_transform(audio, SR, f0_scale=1.25, warp=1.0)
+    ratio = median_f0(up) / median_f0(audio)
+    assert 1.15 < ratio < 1.35
+    assert abs(up.size - audio.size) < 0.01 * SR  # no time change
+
+
+def test_apply_emotion_alone_changes_rate_and_pitch():
+    voice = VOICES_BY_ID["flite_slt"]
+    audio, _ = get_engine(voice).synthesize("Please put the blue folder on the table.", voice)
+    sad = apply_emotion(audio, SR, profile_at("sad", 1.0), seed=0)
+    assert sad.size > 1.15 * audio.size
+    assert median_f0(sad) < median_f0(audio)
+
+
+def test_missing_engine_binary_is_named():
+    ghost = replace(VOICES_BY_ID["flite_slt"], id="ghost", binary="flite-not-installed-here")
+    with pytest.raises(MissingComponentError, match="flite") as info:
+        render_line("Hello there.", ghost)
+    assert "apt-get install flite" in str(info.value)
+    unknown = VoiceSpec(id="x", engine="festival-9000", engine_voice="x")
+    with pytest.raises(MissingComponentError, match="festival-9000"):
+        render_line("Hello there.", unknown)
+
+
+def test_empty_line_is_refused():
+    with pytest.raises(BadInputError):
+        render_line(" ... ", VOICE_BANK[0])
+
+
+def test_two_voices_are_distinct_speakers():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from resemblyzer import VoiceEncoder, preprocess_wav
+    enc = VoiceEncoder("cpu", verbose=False)
+    lines = (
+        "The weather was clear when we reached the old harbour this morning.",
+        "Please put the blue folder on the table next to the window.",
+    )
+
+    def dvec(voice):
+        es = [enc.embed_utterance(preprocess_wav(render_line(s, voice).audio, source_sr=SR)) for s in lines]
+        m = np.mean(es, axis=0)
+        return m / np.linalg.norm(m)
+
+    # the hard case: a WORLD transform of the same engine voice
+    a, b, c = dvec(VOICES_BY_ID["flite_awb"]), dvec(VOICES_BY_ID["awb_deep"]), dvec(VOICES_BY_ID["esp_f2"])
+    assert float(a @ b) < 0.85
+    assert float(a @ c) < 0.85
