@@ -36,7 +36,7 @@ from corpora.voices import VOICE_BANK, VoiceSpec  # noqa: E402
 warnings.filterwarnings("ignore")
 
 NEUTRAL_SENTENCES = (
-    "The weather was clear when we reached the old harbour this morning.",
+    "The weather was clear when we reached the old harbor this morning.",
     "Please put the blue folder on the table next to the window.",
     "My brother usually takes the early train to work on Mondays.",
     "They painted the kitchen walls a pale shade of green last summer.",
@@ -200,7 +200,9 @@ class Bench:
     def wer(self) -> dict:
         asr = Asr()
         res = {}
-        print("\n(b) Whisper tiny.en WER (neutral: 5 sentences; emotional: 7 emotions x 2 sentences, intensity 1)")
+        print(
+            "\n(b) Whisper tiny.en WER (neutral: 5 sentences; emotional: 7 emotions x 2 sentences, intensity 1)"
+        )
         per_emotion = defaultdict(list)
         for v in self.voices:
             neutral = [asr.wer(self.render(s, v), s) for s in NEUTRAL_SENTENCES]
@@ -249,7 +251,9 @@ class Bench:
                         delta = d[cue] - 1 if cue == "duration" else d[cue]
                         checks[e][0] += int(np.sign(delta) == sign)
                         checks[e][1] += 1
-        print(f"\n(c) same line, emotion vs neutral, mean over {len(self.voices)} voices (re-measured from audio)")
+        print(
+            f"\n(c) same line, emotion vs neutral, mean over {len(self.voices)} voices (re-measured from audio)"
+        )
         print("emotion    dF0(st)  dF0std(st)  dur ratio  dRMS(dB)  direction checks passed")
         table = {}
         for e in EMOTIONS:
@@ -284,11 +288,24 @@ class Bench:
             for eng in self.render_time
         }
         total = sum(self.render_time.values()) / max(sum(self.audio_time.values()), 1e-9)
-        print("\n(d) render seconds per second of audio:", {k: round(v["render_s_per_audio_s"], 3) for k, v in res.items()}, f"all {total:.3f}")
+        print(
+            "\n(d) render seconds per second of audio:",
+            {k: round(v["render_s_per_audio_s"], 3) for k, v in res.items()},
+            f"all {total:.3f}",
+        )
         return {"per_engine": res, "all": total}
 
 
-_CLASSIFIER_CUES = ("f0_median_st", "f0_std", "duration", "rms", "f0_tail_slope", "hf_ratio_db", "voiced_share", "f0_jitter")
+_CLASSIFIER_CUES = (
+    "f0_median_st",
+    "f0_std",
+    "duration",
+    "rms",
+    "f0_tail_slope",
+    "hf_ratio_db",
+    "voiced_share",
+    "f0_jitter",
+)
 
 
 def _loso_nearest_centroid(x: np.ndarray, y: np.ndarray, g: np.ndarray):
@@ -319,8 +336,15 @@ def _heatmap(sim: np.ndarray, ids: list[str], path: Path) -> None:
     ax.set_yticks(range(len(ids)), ids, fontsize=8)
     for i in range(len(ids)):
         for j in range(len(ids)):
-            ax.text(j, i, f"{sim[i, j]:.2f}", ha="center", va="center", fontsize=6,
-                    color="red" if i != j and sim[i, j] >= SIM_LIMIT else "white")
+            ax.text(
+                j,
+                i,
+                f"{sim[i, j]:.2f}",
+                ha="center",
+                va="center",
+                fontsize=6,
+                color="red" if i != j and sim[i, j] >= SIM_LIMIT else "white",
+            )
     fig.colorbar(im, ax=ax, label="resemblyzer cosine")
     ax.set_title(f"voice bank speaker similarity (limit {SIM_LIMIT})")
     fig.tight_layout()
@@ -366,8 +390,16 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     report: dict = {
         "voices": [
-            {"id": v.id, "engine": v.engine, "engine_voice": v.engine_voice, "params": v.params,
-             "f0_scale": v.f0_scale, "warp": v.warp, "gender": v.gender, "licence": v.licence}
+            {
+                "id": v.id,
+                "engine": v.engine,
+                "engine_voice": v.engine_voice,
+                "params": v.params,
+                "f0_scale": v.f0_scale,
+                "warp": v.warp,
+                "gender": v.gender,
+                "licence": v.licence,
+            }
             for v in voices
         ]
     }

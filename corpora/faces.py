@@ -387,8 +387,8 @@ def _nose(pen: _Pen, style: FaceStyle, ns: float) -> None:
 _MAX_GAP = 0.16  # inner-lip gap at mouth_open=1, in face heights (about 0.45 inter-ocular distances)
 
 
-def _mouth(pen: _Pen, style: FaceStyle, pose: FacePose, hw: float) -> float:
-    """Lips around a dark interior; returns the jaw drop used for the chin."""
+def _mouth(pen: _Pen, style: FaceStyle, pose: FacePose, hw: float) -> None:
+    """Two lips around a dark interior with upper teeth; the chin drop is applied by the head outline."""
     gap = _MAX_GAP * pose.mouth_open
     mw = hw * (0.66 + 0.3 * pose.mouth_width + 0.12 * max(pose.smile, 0) - 0.1 * pose.mouth_open)
     my = 0.305
@@ -444,7 +444,6 @@ def _mouth(pen: _Pen, style: FaceStyle, pose: FacePose, hw: float) -> float:
             else:
                 pts = np.array([[cx - side * 0.01, corner_y + 0.01], [cx, corner_y + 0.06]])
             pen.line(pts, col, 0.006)
-    return 0.6 * gap
 
 
 def _modelling(pen: _Pen, style: FaceStyle, hw: float, eye_x: float, eye_y: float, ew: float) -> None:

@@ -108,7 +108,9 @@ def render_line(
     )
 
 
-def apply_speaker_transform(audio: np.ndarray, sr: int, f0_scale: float = 1.0, warp: float = 1.0) -> np.ndarray:
+def apply_speaker_transform(
+    audio: np.ndarray, sr: int, f0_scale: float = 1.0, warp: float = 1.0
+) -> np.ndarray:
     """Scale F0 by ``f0_scale`` and frequency-warp the spectral envelope by ``warp`` (>1 raises formants)."""
     out, _, _ = _WorldPass(audio, sr, normalise=False, trim=False).transform(f0_scale=f0_scale, warp=warp)
     return out
@@ -243,7 +245,11 @@ class _WorldPass:
         f0a, f0b = self.f0[i0], self.f0[i1]
         near = np.where(a[:, 0] < 0.5, f0a, f0b)
         both = (f0a > 0) & (f0b > 0)
-        f0 = np.where(both, np.exp(np.log(np.maximum(f0a, 1)) * (1 - a[:, 0]) + np.log(np.maximum(f0b, 1)) * a[:, 0]), near)
+        f0 = np.where(
+            both,
+            np.exp(np.log(np.maximum(f0a, 1)) * (1 - a[:, 0]) + np.log(np.maximum(f0b, 1)) * a[:, 0]),
+            near,
+        )
 
         def time_map(t_in: float) -> float:
             return float(np.interp(t_in / fp_s, np.arange(n + 1), cum)) * fp_s
@@ -265,7 +271,12 @@ class _WorldPass:
             if profile.tremor_st > 0 and profile.tremor_hz > 0:
                 phase = rng.uniform(0, 2 * np.pi)
                 wobble = 1.0 + 0.25 * np.sin(2 * np.pi * 0.7 * t_out + rng.uniform(0, 2 * np.pi))
-                lf += profile.tremor_st * _LN_ST * wobble * np.sin(2 * np.pi * profile.tremor_hz * t_out + phase)
+                lf += (
+                    profile.tremor_st
+                    * _LN_ST
+                    * wobble
+                    * np.sin(2 * np.pi * profile.tremor_hz * t_out + phase)
+                )
             if profile.creak > 0:
                 lf += rng.normal(0.0, 1.2 * profile.creak, n_out) * _LN_ST
         f0 = np.where(voiced, np.clip(np.exp(lf), 40.0, 800.0), 0.0)

@@ -104,7 +104,9 @@ def _run(cmd: list[str], stdin: str | None = None) -> str:
     except subprocess.TimeoutExpired as exc:
         raise BadInputError(f"{cmd[0]} took more than {_TIMEOUT_S} s") from exc
     if done.returncode != 0:
-        raise BadInputError(f"{Path(cmd[0]).name} failed (exit {done.returncode}): {done.stderr.strip()[:300]}")
+        raise BadInputError(
+            f"{Path(cmd[0]).name} failed (exit {done.returncode}): {done.stderr.strip()[:300]}"
+        )
     return done.stdout
 
 
@@ -220,9 +222,7 @@ class FestivalEngine:
     def __init__(self, binary: str = "festival"):
         self.binary = binary
 
-    @property
-    def package(self) -> str:
-        return "festival festvox-kdlpc16k"
+    package = "festival festvox-kdlpc16k"
 
     def synthesize(
         self, text: str, voice: VoiceSpec, rate_scale: float = 1.0, pitch_shift_st: float = 0.0
@@ -248,7 +248,8 @@ class FestivalEngine:
             _run([exe, "-b", str(scm)])
             if not wav.exists():
                 raise MissingComponentError(
-                    f"festival voice {voice.engine_voice!r} is not installed", hint=f"apt-get install {self.package}"
+                    f"festival voice {voice.engine_voice!r} is not installed",
+                    hint=f"apt-get install {self.package}",
                 )
             audio = _load_16k(wav, self.name)
             phones = _parse_segs(segs.read_text(errors="replace")) if segs.exists() else None
@@ -289,7 +290,9 @@ def get_engine(voice: VoiceSpec) -> VoiceEngine:
     return engine
 
 
-def _flite(vid: str, name: str, gender: str, f0: float = 1.0, warp: float = 1.0, **params: float) -> VoiceSpec:
+def _flite(
+    vid: str, name: str, gender: str, f0: float = 1.0, warp: float = 1.0, **params: float
+) -> VoiceSpec:
     return VoiceSpec(
         id=vid,
         engine="flite",
@@ -302,7 +305,9 @@ def _flite(vid: str, name: str, gender: str, f0: float = 1.0, warp: float = 1.0,
     )
 
 
-def _festival(vid: str, name: str, gender: str, f0: float = 1.0, warp: float = 1.0, **params: float) -> VoiceSpec:
+def _festival(
+    vid: str, name: str, gender: str, f0: float = 1.0, warp: float = 1.0, **params: float
+) -> VoiceSpec:
     return VoiceSpec(
         id=vid,
         engine="festival",
@@ -315,7 +320,9 @@ def _festival(vid: str, name: str, gender: str, f0: float = 1.0, warp: float = 1
     )
 
 
-def _espeak(vid: str, name: str, gender: str, f0: float = 1.0, warp: float = 1.0, **params: float) -> VoiceSpec:
+def _espeak(
+    vid: str, name: str, gender: str, f0: float = 1.0, warp: float = 1.0, **params: float
+) -> VoiceSpec:
     return VoiceSpec(
         id=vid,
         engine="espeak-ng",
@@ -338,13 +345,17 @@ VOICE_BANK: tuple[VoiceSpec, ...] = (
     _flite("awb_deep", "awb", "male", f0=0.72, warp=0.86),
     _flite("awb_high", "awb", "male", f0=1.35, warp=1.18),
     _flite("rms_high", "rms", "male", f0=1.35, warp=1.15),
-    _flite("kal_f", "kal16", "female", f0=1.35, warp=1.16),
     _flite("rms_deep", "rms", "male", f0=0.75, warp=0.88),
+    _flite("kal_high", "kal16", "male", f0=1.25, warp=1.08),
+    _flite("slt_husky", "slt", "female", f0=0.8, warp=1.12),
+    _festival("fest_ked", "ked_diphone", "male"),
+    _festival("ked_high", "ked_diphone", "female", f0=1.35, warp=1.15),
+    _festival("ked_deep", "ked_diphone", "male", f0=0.78, warp=0.9),
     _espeak("esp_us", "en-us", "male"),
+    _espeak("esp_klatt", "en-us+klatt", "male", speed=150),
     _espeak("esp_f2", "en-us+f2", "female"),
-    _espeak("esp_klatt", "en-us+klatt", "male"),
-    _espeak("esp_m7", "en-029+m7", "male"),
-    _espeak("esp_f4", "en-us+f4", "female", pitch=60),
+    _espeak("esp_m7", "en-029+m7", "male", speed=150),
+    _espeak("esp_f4", "en-us+f4", "female", pitch=60, speed=150),
 )
 
 VOICES_BY_ID: dict[str, VoiceSpec] = {v.id: v for v in VOICE_BANK}

@@ -53,10 +53,25 @@ class PerceptionConfig(_Section):
     max_line_chars: int = 1000
 
 
+class LLMConfig(_Section):
+    """The director's language model. ``model`` None means the Gemma 3 270M shipped in a registry package."""
+
+    backend: str = "transformers"  # "transformers" (CPU default) or "vllm" (GPU only)
+    model: str | None = None  # a local Hugging Face model folder; never a hub id fetched at run time
+    dtype: str = "bfloat16"
+    max_new_tokens: int = 48
+    temperature: float = 0.0
+    timeout_s: float = 60.0
+    retries: int = 2  # re-asks after a reply that does not parse or validate
+    threads: int = 2
+    gpu_memory_utilization: float = 0.5  # vllm only
+
+
 class DubberConfig(_Section):
     cache_dir: Path = Field(default_factory=default_cache_dir)
     media: MediaConfig = MediaConfig()
     perception: PerceptionConfig = PerceptionConfig()
+    llm: LLMConfig = LLMConfig()
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> DubberConfig:

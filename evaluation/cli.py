@@ -27,7 +27,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="split to evaluate (default test-unseen-speakers)")  # fmt: skip
     p.add_argument("--pred", help="folder of takes (<clip_id>.wav or <clip_id>/audio.wav), or 'gt'")
     p.add_argument("--json", type=Path, help="write the result here (and the markdown table next to it, .md)")
-    p.add_argument("--emotion-model", type=Path, help="emotion classifier folder (default: the cached one if any)")
+    p.add_argument(
+        "--emotion-model", type=Path, help="emotion classifier folder (default: the cached one if any)"
+    )
     p.add_argument("--limit", type=int, help="evaluate at most N clips")
     p.add_argument("--name", help="name of this system in the table (default: the prediction folder's name)")
     p.add_argument("--no-sync", action="store_true", help="skip the AV-sync measure (no face tracking)")
@@ -75,10 +77,14 @@ def _train(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     info = report["training"]
-    scores = ", ".join(f"{k} {v:.3f}" for k, v in info["selection_scores"].items())
     print(f"model: {report['model']}")
-    print(f"classifier: {info['classifier']} ({info['selection']}: {scores or 'fixed'})")
-    print(f"normalisation: {info['normalisation']}; {info['train_clips']} train clips, {info['valid_clips']} valid")
+    print(
+        f"{info['train_clips']} train clips ({len(info['train_speakers'])} speakers), "
+        f"{info['valid_clips']} valid clips ({len(info['valid_speakers'])} speakers)"
+    )
+    for mode, name in info["classifiers"].items():
+        scores = ", ".join(f"{k} {v:.3f}" for k, v in info["selection_scores"].get(mode, {}).items())
+        print(f"{mode} model: {name} ({info['selection']}: {scores or 'fixed'})")
     print("accuracy on ground-truth audio, per class:")
     print(format_report(report))
     for split, rep in report["splits"].items():

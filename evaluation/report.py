@@ -104,7 +104,9 @@ class LipCache:
         if self._perceiver is None:
             self._perceiver = ClipPerceiver()
         cfg = self._perceiver.config
-        clip = read_video(video_path, fps=cfg.media.fps, with_audio=False, max_seconds=cfg.media.max_video_seconds)
+        clip = read_video(
+            video_path, fps=cfg.media.fps, with_audio=False, max_seconds=cfg.media.max_video_seconds
+        )
         track = self._perceiver.face_tracker.track(clip.frames)
         inner = lip_features(clip.frames, track, cfg.perception.mouth_crop_size).inner_opening
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -160,7 +162,9 @@ def evaluate(
     records = [r for r in all_records if r.split == split]
     if not records:
         splits = sorted({str(r.split) for r in all_records})
-        raise BadInputError(f"no clips in split {split!r}", source=corpus_dir, hint="splits: " + ", ".join(splits))
+        raise BadInputError(
+            f"no clips in split {split!r}", source=corpus_dir, hint="splits: " + ", ".join(splits)
+        )
     is_gt = str(pred_dir) == GT
     if not is_gt:
         pred_dir = Path(pred_dir)
@@ -226,12 +230,16 @@ def evaluate(
 
                 hyp = transcriber.transcribe(take, sr)
                 we = word_errors(rec.text, hyp)
-                row.update(asr=hyp, wer=round(we.rate, 4), word_errors=we.errors, ref_words=we.reference_words)
+                row.update(
+                    asr=hyp, wer=round(we.rate, 4), word_errors=we.errors, ref_words=we.reference_words
+                )
             if encoder is not None:
                 prompt_rec, is_self = prompts[rec.clip_id]
                 if prompt_rec.clip_id not in prompt_vectors:
                     prompt_audio = gt_audio if is_self else load_audio(prompt_rec.audio_path, sr)
-                    prompt_vectors[prompt_rec.clip_id] = encoder.embed(prompt_audio, sr, source=str(prompt_rec.audio_path))
+                    prompt_vectors[prompt_rec.clip_id] = encoder.embed(
+                        prompt_audio, sr, source=str(prompt_rec.audio_path)
+                    )
                 from perception.speaker import cosine
 
                 vec = encoder.embed(take, sr, source=str(path))
@@ -251,7 +259,11 @@ def evaluate(
                 from evaluation.mcd import mcd_details
 
                 m = mcd_details(gt_audio, take, sr)
-                row.update(mcd_dtw_sl=round(m.mcd_dtw_sl, 4), mcd_dtw=round(m.mcd_dtw, 4), sl_factor=round(m.sl_factor, 4))
+                row.update(
+                    mcd_dtw_sl=round(m.mcd_dtw_sl, 4),
+                    mcd_dtw=round(m.mcd_dtw, 4),
+                    sl_factor=round(m.sl_factor, 4),
+                )
             if classifier is not None:
                 feats_pred[rec.clip_id] = classifier.cache.features(f"take-{rec.clip_id}", path)[0]
                 if rec.audio_path is not None:
@@ -277,7 +289,7 @@ def evaluate(
         "settings": {
             "emotion_model": str(emotion_model) if emotion_model else None,
             "emotion_normalisation": classifier.normalisation if classifier else None,
-            "emotion_classifier": classifier.classifier_name if classifier else None,
+            "emotion_classifiers": classifier.info.get("classifiers") if classifier else None,
             "limit": limit,
             "fps": fps,
             "sample_rate": sr,
@@ -289,19 +301,24 @@ def evaluate(
 
 
 def _add_emotion(classifier, rows: list[dict], feats_pred: dict, feats_gt: dict) -> None:
+    """Emotion of each take and of its ground truth; speakers with enough takes among ``rows`` are
+    normalised with those takes (the system's for the system, the ground truth's for the ground truth)."""
     from corpora.emotions import EMOTIONS
 
+    by_id = {r["clip_id"]: r for r in rows}
     for feats, key in ((feats_pred, "emotion_pred"), (feats_gt, "emotion_pred_gt")):
         ids = [r["clip_id"] for r in rows if r["clip_id"] in feats]
         if not ids:
             continue
-        spk = {r["clip_id"]: r["speaker"] for r in rows}
-        P = classifier.proba_from_features(np.vstack([feats[i] for i in ids]), [spk[i] for i in ids])
-        for i, p in zip(ids, P, strict=True):
-            row = next(r for r in rows if r["clip_id"] == i)
+        P, modes = classifier.proba_from_features(
+            np.vstack([feats[i] for i in ids]), [by_id[i]["speaker"] for i in ids]
+        )
+        for i, p, mode in zip(ids, P, modes, strict=True):
+            row = by_id[i]
             row[key] = EMOTIONS[int(np.argmax(p))]
-            if key == "emotion_pred":
-                row["emotion_prob_true"] = round(float(p[EMOTIONS.index(row["emotion"])]), 4) if row["emotion"] in EMOTIONS else None
+            row[key + "_mode"] = mode
+            if key == "emotion_pred" and row["emotion"] in EMOTIONS:
+                row["emotion_prob_true"] = round(float(p[EMOTIONS.index(row["emotion"])]), 4)
     for row in rows:
         if row.get("emotion") in EMOTIONS:
             if "emotion_pred" in row:
@@ -363,7 +380,9 @@ def markdown_row(result: dict) -> str:
 
 def markdown_table(results: list[dict]) -> str:
     """One row per evaluated system (ablations side by side on the same split)."""
-    return "\n".join([TABLE_HEAD, "|" + "---|" * TABLE_HEAD.count(" | ") + "---|"] + [markdown_row(r) for r in results])
+    return "\n".join(
+        [TABLE_HEAD, "|" + "---|" * TABLE_HEAD.count(" | ") + "---|"] + [markdown_row(r) for r in results]
+    )
 
 
 def markdown_clips(result: dict) -> str:

@@ -67,9 +67,9 @@ def read_video(
         vstream = container.streams.video[0]
         # A cheap early refusal from the header; the decode loop below checks real timestamps too.
         declared = _stream_duration(container, vstream)
-        if declared is not None and declared > max_seconds + 1.0:
+        if declared is not None and declared > max_seconds + 1e-3:
             raise BadInputError(
-                f"video is {declared:.1f} s long, more than the {max_seconds:.0f} s allowed",
+                f"video is {declared:.1f} s long, more than the {max_seconds:g} s allowed",
                 source=path,
                 hint="cut it into shorter clips",
             )
@@ -103,10 +103,13 @@ def _decode_resampled(
     """
     vstream.thread_type = "AUTO"  # frame threading: decoding is the slow part for big sources
     nominal = float(vstream.average_rate or vstream.guessed_rate or fps)
+    # Timestamps are rounded to the stream time base (1 ms in mkv/webm): compare within half a tick.
+    eps = max(1e-6, 0.5 * float(vstream.time_base or 0))
     out: list[np.ndarray] = []
     prev_frame: av.VideoFrame | None = None
     prev_t = 0.0
     t0: float | None = None
+    deltas: list[float] = []
     index = 0
     for frame in container.decode(vstream):
         # Timestamps relative to the first frame, so containers with a start offset begin at 0.
@@ -115,30 +118,32 @@ def _decode_resampled(
         if t0 is None:
             t0 = t_abs
         t = t_abs - t0
-        if t > max_seconds + 1.0:
+        if t >= max_seconds - eps:
             raise BadInputError(
-                f"video is longer than the {max_seconds:.0f} s allowed",
+                f"video is longer than the {max_seconds:g} s allowed",
                 source=path,
                 hint="cut it into shorter clips",
             )
         if prev_frame is not None:
-            if t < prev_t:  # out-of-order timestamp (broken muxer): keep the newest picture, skip time
+            if t <= prev_t:  # duplicate/out-of-order timestamp (broken muxer): keep the newest picture
+                prev_frame = frame
                 continue
-            _emit_until(out, prev_frame, t, fps)
+            deltas.append(t - prev_t)
+            _emit_until(out, prev_frame, t - eps, fps)
         prev_frame, prev_t = frame, t
     if prev_frame is not None:
-        # The last frame is shown for one nominal frame duration.
-        _emit_until(out, prev_frame, prev_t + 1.0 / nominal - 1e-9, fps, last=True)
+        # The last frame lasts one typical frame interval; the clip then holds round(duration * fps)
+        # frames, so 1 s of 30 fps gives 25 frames at 25 fps whatever the timestamp rounding.
+        step = float(np.median(deltas[-50:])) if deltas else 1.0 / nominal
+        total = max(1, int(round((prev_t + step) * fps)))
+        _emit_until(out, prev_frame, (total - 0.5) / fps, fps)
     return out
 
 
-def _emit_until(
-    out: list[np.ndarray], frame: av.VideoFrame, t_end: float, fps: float, last: bool = False
-) -> None:
-    """Append ``frame`` for every output time k/fps < t_end not yet covered (<= for the last frame)."""
+def _emit_until(out: list[np.ndarray], frame: av.VideoFrame, t_end: float, fps: float) -> None:
+    """Append ``frame`` for every output time k/fps < t_end that is not covered yet."""
     rgb: np.ndarray | None = None
-    # Small epsilon: 30 fps timestamps in a 1/90000 time base are not exact multiples of 1/25.
-    while (len(out) / fps) < t_end - 1e-6 or (last and not out):
+    while len(out) / fps < t_end:
         if rgb is None:
             rgb = frame.to_ndarray(format="rgb24")
         out.append(rgb)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -91,6 +92,23 @@ def test_24fps_input_is_resampled_to_25(tmp_path: Path) -> None:
     got = clip.frames[:, 32, 48, 0].astype(int)
     expected = np.minimum(255, (np.arange(50) * 24 // 25) * 4)
     assert np.abs(got - expected).max() <= 3
+
+
+def test_mkv_with_millisecond_timestamps(tmp_path: Path) -> None:
+    # Matroska stores times in ms (30 fps -> 33/67/100 ms...): 1 s must still give exactly 25 frames.
+    path = tmp_path / "clip.mkv"
+    with av.open(str(path), "w", format="matroska") as c:
+        stream = c.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(30):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 8, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 30)
+            c.mux(stream.encode(frame))
+        c.mux(stream.encode(None))
+    clip = read_video(path, fps=25)
+    assert clip.num_frames == 25
+    got = clip.frames[:, 24, 32, 0].astype(int)
+    assert np.abs(got - (np.arange(25) * 30 // 25) * 8).max() <= 4
 
 
 def test_mux_audio_replaces_audio_and_keeps_frames(tmp_path: Path) -> None:

@@ -125,7 +125,7 @@ def test_two_voices_are_distinct_speakers():
         from resemblyzer import VoiceEncoder, preprocess_wav
     enc = VoiceEncoder("cpu", verbose=False)
     lines = (
-        "The weather was clear when we reached the old harbour this morning.",
+        "The weather was clear when we reached the old harbor this morning.",
         "Please put the blue folder on the table next to the window.",
     )
 
