@@ -1,0 +1,98 @@
+"""Director-actor messages: every type round-trips through msgpack; malformed frames get a clear error."""
+
+from __future__ import annotations
+
+import msgpack
+import pytest
+
+from dubber.messages import (
+    MESSAGE_TYPES,
+    AcceptMessage,
+    AudioChunk,
+    EmotionGuidance,
+    ErrorMessage,
+    Evidence,
+    GuidanceMessage,
+    LineRequest,
+    MessageError,
+    PerceptionReport,
+    ReferenceClip,
+    ReferencesMessage,
+    ReviewMessage,
+    TakeMessage,
+    TakeScores,
+    decode,
+    encode,
+)
+
+GUIDANCE = EmotionGuidance(
+    emotion="sad",
+    probabilities={"sad": 0.6, "neutral": 0.3, "fear": 0.1},
+    intensity=0.7,
+    valence=-0.6,
+    arousal=0.2,
+    pace=0.85,
+    pitch_shift_st=-2.0,
+    energy_db=-3.0,
+    direction="Say it quietly, as if you already know the answer.",
+    evidence=[Evidence(cue="text", probabilities={"sad": 0.8, "neutral": 0.2}, note="'I miss her'")],
+)
+SCORES = TakeScores(duration_error_frames=0.5, sync_offset_frames=0, sync_confidence=0.4, emotion_match=0.7)
+
+EXAMPLES = [
+    LineRequest(
+        session="s1", line=3, text="I miss her.", character="Ada", timecode_s=12.5, context="funeral"
+    ),
+    PerceptionReport(session="s1", line=3, summary={"face": {"share": 1.0}, "frames": 80}),
+    GuidanceMessage(session="s1", line=3, guidance=GUIDANCE),
+    ReferencesMessage(
+        session="s1", line=3, references=[ReferenceClip(clip_id="c1", modality="face", similarity=0.9)]
+    ),
+    AudioChunk(session="s1", line=3, take=1, seq=0, sample_rate=16000, pcm16=b"\x01\x00\xff\x7f"),
+    TakeMessage(session="s1", line=3, take=1, duration_s=3.2, sample_rate=16000),
+    ReviewMessage(
+        session="s1", line=3, take=1, scores=SCORES, accepted=False, reason="too flat", revised=GUIDANCE
+    ),
+    AcceptMessage(session="s1", line=3, take=2, chosen_take=2, scores=SCORES, reason="best emotion match"),
+    ErrorMessage(session="s1", line=3, code="bad_input", message="line is empty"),
+]
+
+
+def test_every_type_has_an_example():
+    assert sorted(m.type for m in EXAMPLES) == sorted(MESSAGE_TYPES)
+
+
+@pytest.mark.parametrize("message", EXAMPLES, ids=lambda m: m.type)
+def test_round_trip(message):
+    frame = encode(message)
+    assert isinstance(frame, bytes)
+    back = decode(frame)
+    assert type(back) is type(message) and back == message
+
+
+def test_malformed_frames_are_refused_with_a_reason():
+    with pytest.raises(MessageError, match="not valid msgpack"):
+        decode(b"\xc1\x00garbage")
+    with pytest.raises(MessageError, match="not valid msgpack"):
+        decode(encode(EXAMPLES[0])[:-4])
+    with pytest.raises(MessageError, match="must be a map"):
+        decode(msgpack.packb([1, 2, 3]))
+    with pytest.raises(MessageError, match="unknown message type 'dance'"):
+        decode(msgpack.packb({"type": "dance", "session": "s"}))
+    with pytest.raises(MessageError, match="bad 'request' message: text"):
+        decode(msgpack.packb({"type": "request", "session": "s"}))
+
+
+def test_guidance_is_validated():
+    with pytest.raises(ValueError, match="sum to 1"):
+        EmotionGuidance(
+            emotion="sad", probabilities={"sad": 0.2}, intensity=0.5, valence=0, arousal=0.5, direction=""
+        )
+    with pytest.raises(ValueError, match="unknown emotion"):
+        EmotionGuidance(
+            emotion="bored", probabilities={"sad": 1.0}, intensity=0.5, valence=0, arousal=0.5, direction=""
+        )
+    with pytest.raises(ValueError):
+        EmotionGuidance(
+            emotion="sad", probabilities={"sad": 1.0}, intensity=1.5, valence=0, arousal=0.5, direction=""
+        )
