@@ -1,0 +1,214 @@
+"""The director's emotion cues. Each one turns one kind of evidence into probabilities over the 8 classes.
+
+The CPU LLM is a small base model, weak at picking labels, so no single cue decides: the director fuses
+calibrated cues (``agents.fusion``). Every cue here is independent of the others and can be scored alone.
+
+- ``TextPrototypeCue``: MiniLM similarity of the line to hand-written emotion prototypes (never corpus lines).
+- ``FaceCue``: FER expression probabilities + landmark geometry -> a classifier trained on the train split.
+- ``SceneCue``: scene light, colour and motion -> a classifier trained on the train split.
+- ``LLMLabelCue``: the LLM's likelihood of each label after the line, calibrated on the train split.
+- ``ContextCue``: the session's recent emotions for the same character (scenes rarely flip every line).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dubber.messages import EMOTION_CLASSES
+from perception.features import VisualFeatures
+
+log = logging.getLogger(__name__)
+
+NUM_CLASSES = len(EMOTION_CLASSES)
+
+# Generic prototypes written for the cue, deliberately unlike the synthetic corpus's script lines.
+PROTOTYPES: dict[str, tuple[str, ...]] = {
+    "angry": ("I am furious with you.", "This makes me so mad!", "How dare you do this to me!",
+              "I'm sick and tired of this, stop it now!", "You will pay for what you did."),
+    "disgust": ("That is revolting.", "Eww, it smells awful and rotten.", "This is gross, I feel sick.",
+                "How disgusting, get it away from me.", "Filthy, nasty, I can't even look at it."),
+    "fear": ("I'm terrified, please help me.", "Someone is out there, I'm so scared.",
+             "Don't hurt me, please!", "We're going to die, run!", "I'm afraid of the dark."),
+    "happy": ("I'm so happy, this is wonderful!", "Thank you, I love it!", "What a great day!",
+              "We won, hooray!", "I'm delighted to see you."),
+    "neutral": ("The report is on the desk.", "We will meet at three o'clock.",
+                "Please close the window.", "The bus stops at the corner.", "It is Tuesday today."),
+    "sad": ("I miss him so much.", "Nothing will ever be the same again.", "I feel so alone and empty.",
+            "She is gone forever.", "I'm sorry, I failed."),
+    "surprise": ("Wow, I didn't expect that!", "What? Really? No way!", "Oh my, you're here?",
+                 "I can't believe it, that's amazing!", "Wait, what just happened?"),
+    "contempt": ("You're pathetic.", "As if you could ever do it.", "How cute, you think you matter.",
+                 "I expected nothing less from someone like you.", "Whatever, you're beneath me."),
+}  # fmt: skip
+
+
+def softmax(x: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    z = np.asarray(x, dtype=np.float64) / max(temperature, 1e-6)
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+@dataclass
+class CueInput:
+    """What the cues look at for one line."""
+
+    text: str
+    visual: VisualFeatures | None = None
+    character: str | None = None
+    history: list[tuple[str | None, str]] = field(default_factory=list)  # (character, emotion), oldest first
+
+
+class TextPrototypeCue:
+    name = "text"
+
+    def __init__(self, temperature: float = 0.05):
+        from perception.text import get_sentence_embedder
+
+        self.embedder = get_sentence_embedder()
+        self.temperature = temperature
+        protos = []
+        for emotion in EMOTION_CLASSES:
+            e = self.embedder.embed(list(PROTOTYPES[emotion]))
+            m = e.mean(axis=0)
+            protos.append(m / np.linalg.norm(m))
+        self.prototypes = np.stack(protos)
+
+    def similarities(self, texts: list[str]) -> np.ndarray:
+        return self.embedder.embed(texts) @ self.prototypes.T
+
+    def probabilities_batch(self, texts: list[str]) -> np.ndarray:
+        return softmax(self.similarities(texts), self.temperature)
+
+    def probabilities(self, x: CueInput) -> np.ndarray:
+        return self.probabilities_batch([x.text])[0]
+
+
+class TrainedFeatureCue:
+    """A standardised multinomial logistic regression over one feature vector, trained on the train split."""
+
+    name = "trained"
+
+    def __init__(self) -> None:
+        self.model = None
+
+    def vector(self, x: CueInput) -> np.ndarray | None:
+        raise NotImplementedError
+
+    def fit(self, vectors: np.ndarray, labels: list[str]) -> TrainedFeatureCue:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        y = np.array([EMOTION_CLASSES.index(e) for e in labels])
+        self.model = make_pipeline(StandardScaler(), LogisticRegression(C=0.5, max_iter=2000))
+        self.model.fit(vectors, y)
+        return self
+
+    def probabilities_from_vectors(self, vectors: np.ndarray) -> np.ndarray:
+        out = np.full((len(vectors), NUM_CLASSES), 1.0 / NUM_CLASSES)
+        if self.model is None:
+            return out
+        proba = self.model.predict_proba(vectors)
+        out[:] = 1e-6
+        out[:, self.model[-1].classes_] = proba
+        return out / out.sum(axis=1, keepdims=True)
+
+    def probabilities(self, x: CueInput) -> np.ndarray:
+        v = self.vector(x)
+        if v is None or self.model is None:
+            return np.full(NUM_CLASSES, 1.0 / NUM_CLASSES)  # no evidence: uniform, never a guess
+        return self.probabilities_from_vectors(v[None])[0]
+
+
+class FaceCue(TrainedFeatureCue):
+    name = "face"
+
+    def vector(self, x: CueInput) -> np.ndarray | None:
+        if x.visual is None or x.visual.face_share == 0:
+            return None
+        return x.visual.face_vector()
+
+
+class SceneCue(TrainedFeatureCue):
+    name = "scene"
+
+    def vector(self, x: CueInput) -> np.ndarray | None:
+        return None if x.visual is None else x.visual.scene_vector()
+
+
+class LLMLabelCue:
+    """Likelihood of each emotion word after the line, then a linear calibration fit on the train split.
+
+    A base model's raw label likelihoods carry strong label priors (some words are simply more likely);
+    a multinomial logistic regression on the 8 log-probabilities removes them ("contextual calibration").
+    """
+
+    name = "llm"
+    PROMPT = (
+        "Each line of dialogue is labelled with the emotion of the speaker: angry, disgust, fear, happy, "
+        "neutral, sad, surprise or contempt.\n\n"
+        'Line: "Get out of here before I lose my temper!"\nEmotion: angry\n\n'
+        'Line: "Please pass me the salt."\nEmotion: neutral\n\n'
+        'Line: "{text}"\nEmotion:'
+    )
+
+    def __init__(self, backend=None) -> None:
+        self._backend = backend
+        self.calibration = None
+
+    @property
+    def backend(self):
+        if self._backend is None:
+            from agents.llm import get_backend
+
+            self._backend = get_backend()
+        return self._backend
+
+    def raw_logprobs(self, text: str) -> np.ndarray:
+        scores = self.backend.label_logprobs(
+            self.PROMPT.format(text=text.replace('"', "'")), list(EMOTION_CLASSES)
+        )
+        return np.array([scores[e] for e in EMOTION_CLASSES], dtype=np.float64)
+
+    def fit(self, raw: np.ndarray, labels: list[str]) -> LLMLabelCue:
+        from sklearn.linear_model import LogisticRegression
+
+        y = np.array([EMOTION_CLASSES.index(e) for e in labels])
+        self.calibration = LogisticRegression(C=1.0, max_iter=2000).fit(raw, y)
+        return self
+
+    def probabilities_from_raw(self, raw: np.ndarray) -> np.ndarray:
+        raw = np.atleast_2d(raw)
+        if self.calibration is None:
+            return softmax(raw)
+        out = np.full((len(raw), NUM_CLASSES), 1e-6)
+        out[:, self.calibration.classes_] = self.calibration.predict_proba(raw)
+        return out / out.sum(axis=1, keepdims=True)
+
+    def probabilities(self, x: CueInput) -> np.ndarray:
+        return self.probabilities_from_raw(self.raw_logprobs(x.text))[0]
+
+
+class ContextCue:
+    """The recent emotions of the same character in this session, decaying with distance, mixed with uniform."""
+
+    name = "context"
+
+    def __init__(self, decay: float = 0.6, strength: float = 0.5):
+        self.decay, self.strength = decay, strength
+
+    def probabilities(self, x: CueInput) -> np.ndarray:
+        counts = np.zeros(NUM_CLASSES)
+        w = 1.0
+        for character, emotion in reversed(x.history):
+            if emotion in EMOTION_CLASSES and (x.character is None or character == x.character):
+                counts[EMOTION_CLASSES.index(emotion)] += w
+                w *= self.decay
+        uniform = np.full(NUM_CLASSES, 1.0 / NUM_CLASSES)
+        if counts.sum() == 0:
+            return uniform
+        return (1 - self.strength) * uniform + self.strength * counts / counts.sum()

@@ -1,0 +1,172 @@
+"""Fusing the director's cues into one emotion decision, and measuring each cue alone.
+
+Stacking: each cue gives 8 probabilities; a multinomial logistic regression over their logs (trained on the
+valid split, after the face, scene and LLM cues were fit on the train split) learns how far to trust each.
+``evaluate`` reports every cue's accuracy alone and the fusion's, on any split.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from agents.cues import (
+    NUM_CLASSES,
+    ContextCue,
+    CueInput,
+    FaceCue,
+    LLMLabelCue,
+    SceneCue,
+    TextPrototypeCue,
+)
+from dubber.errors import BadInputError
+from dubber.messages import EMOTION_CLASSES, Evidence
+
+log = logging.getLogger(__name__)
+
+CUE_ORDER: tuple[str, ...] = ("text", "face", "scene", "llm", "context")
+
+
+@dataclass
+class CueTable:
+    """Per-line probabilities of every cue (N, 8) and the labels, computed once and reused."""
+
+    probabilities: dict[str, np.ndarray]
+    labels: list[str]
+
+    def stacked(self, cues: tuple[str, ...]) -> np.ndarray:
+        return np.concatenate([np.log(np.clip(self.probabilities[c], 1e-6, 1.0)) for c in cues], axis=1)
+
+
+class EmotionFusion:
+    def __init__(self, use_llm: bool = True, llm_backend=None):
+        self.text = TextPrototypeCue()
+        self.face = FaceCue()
+        self.scene = SceneCue()
+        self.llm = LLMLabelCue(llm_backend) if use_llm else None
+        self.context = ContextCue()
+        self.stacker = None
+        self.cues: tuple[str, ...] = tuple(c for c in CUE_ORDER if use_llm or c != "llm")
+
+    # -- per-line inference -------------------------------------------------------------------------
+    def cue_probabilities(self, x: CueInput) -> dict[str, np.ndarray]:
+        out = {"text": self.text.probabilities(x), "face": self.face.probabilities(x)}
+        out["scene"] = self.scene.probabilities(x)
+        out["context"] = self.context.probabilities(x)
+        if self.llm is not None:
+            try:
+                out["llm"] = self.llm.probabilities(x)
+            except Exception as exc:  # noqa: BLE001 - the LLM failing must not stop the director
+                log.warning("LLM cue failed (%s: %s); deciding from the other cues", type(exc).__name__, exc)
+                out["llm"] = np.full(NUM_CLASSES, 1.0 / NUM_CLASSES)
+        return out
+
+    def fuse(self, cue_probs: dict[str, np.ndarray]) -> np.ndarray:
+        if self.stacker is None:  # untrained: a product of experts
+            logp = sum(np.log(np.clip(cue_probs[c], 1e-6, 1)) for c in self.cues)
+            p = np.exp(logp - np.max(logp))
+            return p / p.sum()
+        table = CueTable({c: cue_probs[c][None] for c in self.cues}, [])
+        out = np.full(NUM_CLASSES, 1e-6)
+        out[self.stacker.classes_] = self.stacker.predict_proba(table.stacked(self.cues))[0]
+        return out / out.sum()
+
+    def decide(self, x: CueInput) -> tuple[np.ndarray, list[Evidence]]:
+        cue_probs = self.cue_probabilities(x)
+        fused = self.fuse(cue_probs)
+        evidence = [
+            Evidence(
+                cue=c,
+                probabilities={
+                    e: round(float(p), 4) for e, p in zip(EMOTION_CLASSES, cue_probs[c], strict=True)
+                },
+                note=f"says {EMOTION_CLASSES[int(np.argmax(cue_probs[c]))]}",
+            )
+            for c in self.cues
+        ]
+        return fused, evidence
+
+    # -- training and measurement ----------------------------------------------------------------------
+    def cue_table(
+        self, inputs: list[CueInput], labels: list[str], llm_raw: np.ndarray | None = None
+    ) -> CueTable:
+        probs = {
+            "text": self.text.probabilities_batch([x.text for x in inputs]),
+            "face": np.stack([self.face.probabilities(x) for x in inputs]),
+            "scene": np.stack([self.scene.probabilities(x) for x in inputs]),
+            "context": np.stack([self.context.probabilities(x) for x in inputs]),
+        }
+        if self.llm is not None:
+            if llm_raw is None:
+                llm_raw = np.stack([self.llm.raw_logprobs(x.text) for x in inputs])
+            probs["llm"] = self.llm.probabilities_from_raw(llm_raw)
+        return CueTable(probs, labels)
+
+    def fit_cues(self, inputs: list[CueInput], labels: list[str], llm_raw: np.ndarray | None = None) -> None:
+        face_rows = [(self.face.vector(x), y) for x, y in zip(inputs, labels, strict=True)]
+        face_rows = [(v, y) for v, y in face_rows if v is not None]
+        if face_rows:
+            self.face.fit(np.stack([v for v, _ in face_rows]), [y for _, y in face_rows])
+        self.scene.fit(np.stack([self.scene.vector(x) for x in inputs]), labels)
+        if self.llm is not None and llm_raw is not None:
+            self.llm.fit(llm_raw, labels)
+
+    def fit_stacker(self, table: CueTable) -> None:
+        from sklearn.linear_model import LogisticRegression
+
+        y = np.array([EMOTION_CLASSES.index(e) for e in table.labels])
+        self.stacker = LogisticRegression(C=0.5, max_iter=3000).fit(table.stacked(self.cues), y)
+
+    def evaluate(self, table: CueTable) -> dict[str, float]:
+        y = np.array([EMOTION_CLASSES.index(e) for e in table.labels])
+        acc = {c: float((table.probabilities[c].argmax(1) == y).mean()) for c in self.cues}
+        fused = np.stack(
+            [self.fuse({c: table.probabilities[c][i] for c in self.cues}) for i in range(len(y))]
+        )
+        acc["fused"] = float((fused.argmax(1) == y).mean())
+        acc["chance"] = float(np.bincount(y, minlength=NUM_CLASSES).max() / len(y))
+        return {k: round(v, 4) for k, v in acc.items()}
+
+    # -- persistence -----------------------------------------------------------------------------------
+    def save(self, folder: str | Path, info: dict | None = None) -> None:
+        import joblib
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        state = {
+            "face": self.face.model,
+            "scene": self.scene.model,
+            "llm_calibration": self.llm.calibration if self.llm is not None else None,
+            "stacker": self.stacker,
+            "cues": self.cues,
+        }
+        joblib.dump(state, folder / "fusion.joblib")
+        (folder / "fusion.json").write_text(
+            json.dumps({"cues": list(self.cues), **(info or {})}, indent=1) + "\n"
+        )
+
+    @classmethod
+    def load(cls, folder: str | Path, llm_backend=None, use_llm: bool | None = None) -> EmotionFusion:
+        import joblib
+
+        path = Path(folder) / "fusion.joblib"
+        if not path.is_file():
+            raise BadInputError(
+                "no trained director cues here", source=path, hint="train them: dubber direct train"
+            )
+        state = joblib.load(path)
+        trained_with_llm = "llm" in state["cues"]
+        fusion = cls(
+            use_llm=trained_with_llm if use_llm is None else use_llm and trained_with_llm,
+            llm_backend=llm_backend,
+        )
+        fusion.face.model, fusion.scene.model = state["face"], state["scene"]
+        if fusion.llm is not None:
+            fusion.llm.calibration = state["llm_calibration"]
+        # A stacker trained with the LLM cue cannot be used without it: fall back to the product of experts.
+        fusion.stacker = state["stacker"] if fusion.cues == tuple(state["cues"]) else None
+        return fusion
