@@ -1,0 +1,310 @@
+"""The director: reads the scene, writes emotion guidance, reviews each take and re-directs when it misses.
+
+``Director.direct`` fuses the cues (``agents.fusion``) into an ``EmotionGuidance`` whose numeric targets
+(pace, pitch, energy) come from the emotion's prosody profile at the decided intensity, and whose
+one-sentence direction the LLM writes (a template when the LLM fails, with a logged warning).
+``Director.review`` measures a take; ``Director.run_line`` is the multi-round interaction: perform, review,
+accept or revise, at most ``max_takes`` rounds, keeping the best take. Every step is a typed message handed
+to ``emit`` (the session log, the websocket, or a list in tests).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from agents.cues import CueInput
+from dubber.messages import (
+    EMOTION_CLASSES,
+    AcceptMessage,
+    EmotionGuidance,
+    GuidanceMessage,
+    ReviewMessage,
+    TakeMessage,
+    TakeScores,
+)
+
+log = logging.getLogger(__name__)
+
+# Russell's circumplex, approximate positions of the classes (valence -1..1, arousal 0..1).
+VALENCE_AROUSAL: dict[str, tuple[float, float]] = {
+    "angry": (-0.6, 0.85), "disgust": (-0.6, 0.45), "fear": (-0.7, 0.8), "happy": (0.8, 0.65),
+    "neutral": (0.0, 0.3), "sad": (-0.7, 0.2), "surprise": (0.3, 0.85), "contempt": (-0.4, 0.35),
+}  # fmt: skip
+DIRECTION_TEMPLATES: dict[str, str] = {
+    "angry": "Push it out with clipped, hard attacks; you are {level} angry and done being patient.",
+    "disgust": "Let the words curl with distaste, slower and lower; you are {level} repelled.",
+    "fear": "Quick and breathy, pitch climbing; you are {level} afraid of what comes next.",
+    "happy": "Bright and lifted, let the smile be heard; you are {level} delighted.",
+    "neutral": "Plain and even, just saying it as it is.",
+    "sad": "Slow, soft and low, trailing off at the end; you are {level} heartbroken.",
+    "surprise": "Jump up in pitch on the key word; you are {level} caught off guard.",
+    "contempt": "Drawl it, cool and dismissive, with a falling end; you are {level} unimpressed.",
+}
+
+
+def level_word(intensity: float) -> str:
+    return "slightly" if intensity < 0.45 else ("clearly" if intensity < 0.8 else "intensely")
+
+
+@dataclass
+class ReviewPolicy:
+    max_takes: int = 3
+    min_emotion_match: float = 0.3  # probability of the guided emotion under the audio classifier
+    max_duration_error_frames: float = 1.0
+    max_sync_offset_frames: int = 1
+    min_speaker_similarity: float = 0.6
+
+
+@dataclass
+class Take:
+    number: int
+    audio: np.ndarray
+    sample_rate: int
+    guidance: EmotionGuidance
+    scores: TakeScores
+    accepted: bool = False
+
+    def quality(self) -> float:
+        """One number to pick the best take: emotion match first, timing and voice as penalties."""
+        s = self.scores
+        q = s.emotion_match if s.emotion_match is not None else 0.0
+        q -= 0.1 * max(0.0, abs(s.duration_error_frames) - 1.0)
+        if s.sync_offset_frames is not None:
+            q -= 0.05 * max(0, abs(s.sync_offset_frames) - 1)
+        if s.speaker_similarity is not None:
+            q += 0.2 * s.speaker_similarity
+        return q
+
+
+@dataclass
+class LineResult:
+    guidance: EmotionGuidance
+    takes: list[Take] = field(default_factory=list)
+    chosen: Take | None = None
+
+
+class Director:
+    def __init__(
+        self,
+        fusion=None,
+        classifier=None,
+        llm=None,
+        policy: ReviewPolicy | None = None,
+        write_directions: bool = True,
+    ):
+        self.fusion = fusion
+        self.classifier = classifier
+        self._llm = llm
+        self.policy = policy or ReviewPolicy()
+        self.write_directions = write_directions
+
+    # -- guidance ---------------------------------------------------------------------------------------
+    def direct(self, x: CueInput, revision: int = 0) -> EmotionGuidance:
+        if self.fusion is None:
+            raise RuntimeError("Director.direct needs trained cues (EmotionFusion)")
+        probs, evidence = self.fusion.decide(x)
+        emotion = EMOTION_CLASSES[int(np.argmax(probs))]
+        # Confidence above chance sets the intensity: a clear scene gets a clear performance.
+        confidence = (float(probs.max()) - 1 / len(probs)) / (1 - 1 / len(probs))
+        intensity = 0.0 if emotion == "neutral" else float(np.clip(0.45 + 0.55 * confidence, 0.3, 1.0))
+        return self.guidance_for(emotion, intensity, probs, evidence, x.text, revision)
+
+    def guidance_for(
+        self, emotion: str, intensity: float, probs=None, evidence=None, text: str = "", revision: int = 0
+    ) -> EmotionGuidance:
+        from corpora.emotions import profile_at
+
+        profile = profile_at(emotion, intensity)
+        valence, arousal = VALENCE_AROUSAL[emotion]
+        if probs is None:
+            probs = np.array([1.0 if e == emotion else 0.0 for e in EMOTION_CLASSES])
+        probabilities = {e: round(float(p), 4) for e, p in zip(EMOTION_CLASSES, probs, strict=True)}
+        total = sum(probabilities.values())
+        probabilities = {e: p / total for e, p in probabilities.items()}
+        return EmotionGuidance(
+            emotion=emotion,
+            probabilities=probabilities,
+            intensity=round(intensity, 3),
+            valence=round(valence * max(intensity, 0.2), 3),
+            arousal=round(0.3 + (arousal - 0.3) * max(intensity, 0.2), 3),
+            pace=round(float(np.clip(profile.rate, 0.5, 2.0)), 3),
+            pitch_shift_st=round(float(np.clip(profile.f0_shift_st, -12, 12)), 2),
+            energy_db=round(float(np.clip(profile.energy_db, -20, 20)), 2),
+            direction=self.direction(text, emotion, intensity),
+            evidence=evidence or [],
+            revision=revision,
+        )
+
+    def direction(self, text: str, emotion: str, intensity: float) -> str:
+        """One sentence for the actor, written by the LLM; the template when it cannot."""
+        template = DIRECTION_TEMPLATES[emotion].format(level=level_word(intensity))
+        if not self.write_directions or not text:
+            return template
+        try:
+            llm = self._llm_backend()
+            prompt = (
+                "A film director gives an actor one short note on how to deliver a line.\n\n"
+                'Line: "Give me back my keys, now!" Emotion: angry, intense.\n'
+                "Note: Bite every word, you are done asking nicely.\n\n"
+                'Line: "We used to walk here every day." Emotion: sad, clear.\n'
+                "Note: Let it fall away at the end, remembering someone who is gone.\n\n"
+                f'Line: "{text}" Emotion: {emotion}, {level_word(intensity)}.\nNote:'
+            )
+            note = llm.generate(prompt, max_new_tokens=28, stop=["\n"]).strip()
+        except Exception as exc:  # noqa: BLE001 - a missing or failing LLM must never stop the director
+            log.warning(
+                "LLM could not write the direction (%s: %s); using the template", type(exc).__name__, exc
+            )
+            return template
+        if len(note.split()) < 3 or not any(c.isalpha() for c in note):
+            log.warning("LLM direction %r is unusable; using the template", note)
+            return template
+        return note[:400]
+
+    def _llm_backend(self):
+        if self._llm is None:
+            from agents.llm import get_backend
+
+            self._llm = get_backend()
+        return self._llm
+
+    # -- review -----------------------------------------------------------------------------------------
+    def review(
+        self,
+        guidance: EmotionGuidance,
+        audio: np.ndarray,
+        sr: int,
+        num_frames: int,
+        fps: float = 25.0,
+        lips: np.ndarray | None = None,
+        prompt_audio: np.ndarray | None = None,
+    ) -> TakeScores:
+        from evaluation.sync import av_sync, duration_error_frames
+        from perception.audio import loudness_envelope
+
+        scores = TakeScores(
+            duration_error_frames=round(duration_error_frames(len(audio) / sr, num_frames, fps), 3)
+        )
+        if lips is not None and np.isfinite(lips).any():
+            sync = av_sync(lips, loudness_envelope(audio, sr, fps, num_frames=num_frames))
+            if sync.measured:
+                scores.sync_offset_frames = int(sync.offset_frames)
+                scores.sync_confidence = round(float(sync.confidence), 4)
+        if prompt_audio is not None:
+            from evaluation.secs import secs
+
+            scores.speaker_similarity = round(float(secs(audio, prompt_audio, sr)), 4)
+        if self.classifier is not None:
+            p = self.classifier.predict_proba(audio, sr)
+            scores.emotion_match = round(float(p[EMOTION_CLASSES.index(guidance.emotion)]), 4)
+            scores.predicted_emotion = EMOTION_CLASSES[int(np.argmax(p))]
+        return scores
+
+    def verdict(self, scores: TakeScores) -> tuple[bool, str]:
+        p, problems = self.policy, []
+        if scores.emotion_match is not None and scores.emotion_match < p.min_emotion_match:
+            problems.append(f"emotion reads as {scores.predicted_emotion} (match {scores.emotion_match:.2f})")
+        if abs(scores.duration_error_frames) > p.max_duration_error_frames:
+            problems.append(f"length off by {scores.duration_error_frames:+.1f} frames")
+        if (
+            scores.sync_offset_frames is not None
+            and abs(scores.sync_offset_frames) > p.max_sync_offset_frames
+        ):
+            problems.append(f"out of sync by {scores.sync_offset_frames:+d} frames")
+        if scores.speaker_similarity is not None and scores.speaker_similarity < p.min_speaker_similarity:
+            problems.append(f"voice drifts (similarity {scores.speaker_similarity:.2f})")
+        return (not problems, "; ".join(problems) if problems else "meets every target")
+
+    def revise(self, guidance: EmotionGuidance, scores: TakeScores, text: str = "") -> EmotionGuidance:
+        """New guidance for the next take: push the emotion harder (or soften it), fix the pace."""
+        intensity = guidance.intensity
+        if scores.emotion_match is not None and scores.emotion_match < self.policy.min_emotion_match:
+            predicted = scores.predicted_emotion or "neutral"
+            _, a_pred = VALENCE_AROUSAL[predicted]
+            _, a_goal = VALENCE_AROUSAL[guidance.emotion]
+            # Read as calmer than asked: push harder; read as more agitated: pull back.
+            intensity += 0.25 if a_pred <= a_goal else -0.2
+        revised = self.guidance_for(
+            guidance.emotion,
+            float(np.clip(intensity, 0.2, 1.0)) if guidance.emotion != "neutral" else 0.0,
+            np.array([guidance.probabilities.get(e, 0.0) for e in EMOTION_CLASSES]),
+            guidance.evidence,
+            text,
+            revision=guidance.revision + 1,
+        )
+        if abs(scores.duration_error_frames) > self.policy.max_duration_error_frames:
+            # Too long (positive error) -> faster; the actor also rescales to the video, this is a nudge.
+            frames = max(1.0, abs(scores.duration_error_frames))
+            factor = 1.0 + np.sign(scores.duration_error_frames) * min(0.25, 0.02 * frames)
+            revised = revised.model_copy(
+                update={"pace": round(float(np.clip(revised.pace * factor, 0.5, 2.0)), 3)}
+            )
+        return revised
+
+    # -- the interaction --------------------------------------------------------------------------------
+    def run_line(
+        self,
+        session: str,
+        line: int,
+        guidance: EmotionGuidance,
+        perform: Callable[[EmotionGuidance, int], tuple[np.ndarray, int]],
+        num_frames: int,
+        fps: float = 25.0,
+        lips: np.ndarray | None = None,
+        prompt_audio: np.ndarray | None = None,
+        emit: Callable[[object], None] = lambda m: None,
+        text: str = "",
+    ) -> LineResult:
+        result = LineResult(guidance=guidance)
+        emit(GuidanceMessage(session=session, line=line, take=0, guidance=guidance))
+        current = guidance
+        for number in range(1, self.policy.max_takes + 1):
+            audio, sr = perform(current, number)
+            emit(
+                TakeMessage(
+                    session=session,
+                    line=line,
+                    take=number,
+                    duration_s=round(len(audio) / sr, 3),
+                    sample_rate=sr,
+                )
+            )
+            scores = self.review(current, audio, sr, num_frames, fps, lips, prompt_audio)
+            accepted, reason = self.verdict(scores)
+            take = Take(number, audio, sr, current, scores, accepted)
+            result.takes.append(take)
+            last = number == self.policy.max_takes
+            revised = None if accepted or last else self.revise(current, scores, text)
+            emit(
+                ReviewMessage(
+                    session=session,
+                    line=line,
+                    take=number,
+                    scores=scores,
+                    accepted=accepted,
+                    reason=reason,
+                    revised=revised,
+                )
+            )
+            if accepted:
+                break
+            if revised is not None:
+                current = revised
+        best = next((t for t in result.takes if t.accepted), None) or max(result.takes, key=Take.quality)
+        result.chosen = best
+        why = "accepted" if best.accepted else f"best of {len(result.takes)} takes (none met every target)"
+        emit(
+            AcceptMessage(
+                session=session,
+                line=line,
+                take=best.number,
+                chosen_take=best.number,
+                scores=best.scores,
+                reason=why,
+            )
+        )
+        return result
