@@ -173,7 +173,9 @@ def main() -> None:
         for k in ("wall", "cpu")
     }
     projection = {
-        f"{n}_clips_{w}_workers_min": round(n * mean["total_cpu"] / w / 60, 1) for n in (200, 3000) for w in (2,)
+        f"{n}_clips_{w}_workers_min": round(n * mean["total_cpu"] / w / 60, 1)
+        for n in (200, 3000)
+        for w in (2,)
     }
     report = {
         "clips": len(rows),

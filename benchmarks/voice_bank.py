@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from corpora.emotions import EMOTIONS  # noqa: E402
 from corpora.prosody import RenderedLine, active_rms_dbfs, render_line  # noqa: E402
-from corpora.voices import VOICE_BANK, VoiceSpec  # noqa: E402
+from corpora.voices import EXTRA_VOICES, VOICE_BANK, VoiceSpec  # noqa: E402
 
 warnings.filterwarnings("ignore")
 
@@ -260,7 +260,15 @@ class Bench:
             if e == "neutral":
                 continue
             m = {cue: float(np.mean(rows[e][cue])) for cue in CUES}
-            table[e] = {**m, "checks_passed": checks[e][0], "checks": checks[e][1]}
+            table[e] = {
+                **m,
+                "checks_passed": checks[e][0],
+                "checks": checks[e][1],
+                "per_voice": {
+                    v.id: {cue: round(float(rows[e][cue][i]), 3) for cue in CUES}
+                    for i, v in enumerate(self.voices)
+                },
+            }
             print(
                 f"{e:9s} {m['f0_mean']:+8.2f} {m['f0_std']:+10.2f} {m['duration']:10.2f} {m['rms']:+9.2f}"
                 f"   {checks[e][0]}/{checks[e][1]}"
@@ -378,12 +386,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--voices", default="", help="comma-separated voice ids (default: the whole bank)")
+    ap.add_argument("--extra", action="store_true", help="measure EXTRA_VOICES too")
     ap.add_argument("--skip", default="", help="comma-separated stages to skip: similarity,wer,emotions")
     args = ap.parse_args(argv)
-    voices = list(VOICE_BANK)
+    voices = list(VOICE_BANK) + (list(EXTRA_VOICES) if args.extra else [])
     if args.voices:
         wanted = args.voices.split(",")
-        voices = [v for v in VOICE_BANK if v.id in wanted]
+        voices = [v for v in VOICE_BANK + EXTRA_VOICES if v.id in wanted]
     skip = set(filter(None, args.skip.split(",")))
     args.out.mkdir(parents=True, exist_ok=True)
     bench = Bench(voices)

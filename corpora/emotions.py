@@ -130,7 +130,7 @@ PROFILES: dict[str, ProsodyProfile] = {
     ),
     "disgust": ProsodyProfile(
         f0_shift_st=-2.0,
-        f0_range=0.75,
+        f0_range=0.7,
         rate=0.85,
         energy_db=-2.5,
         tilt_db_oct=1.5,

@@ -7,14 +7,17 @@ model) must read them too: the mouth opening measured from the landmarks has to 
 ``mouth_open``, and a smile has to look like a smile.
 
 Everything is drawn as polygons in face-local units (1.0 = face height) that are rotated and placed by one
-transform, on a supersampled canvas that is box-filtered down at the end (anti-aliasing helps the HOG
-detector). ``size`` arguments are ``(height, width)``, like the arrays returned.
+transform, on a supersampled transparent canvas that is box-filtered down (anti-aliasing helps the HOG
+detector) and laid over the scene. ``FaceRenderer`` draws a character frame after frame and keeps what
+does not change within a clip; ``draw_face`` draws one frame. ``size`` arguments are ``(height, width)``,
+like the arrays returned.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields, replace
+from functools import lru_cache
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
@@ -54,6 +57,9 @@ SHIRT_COLOURS: tuple[RGB, ...] = (
     (120, 70, 150),
 )
 HAIR_STYLES: tuple[str, ...] = ("short", "long", "bob", "curly", "bun", "spiky", "bald")
+
+
+SUPERSAMPLE = 2  # face canvas supersampling: enough anti-aliasing for the HOG detector and landmarks
 
 
 def _jitter(rng: np.random.Generator, colour: RGB, amount: int = 10) -> RGB:
@@ -118,16 +124,19 @@ class FacePose:
     tilt: float = 0.0  # head roll in degrees (keep within about +-10)
 
     def clipped(self) -> FacePose:
+        def clamp(v: float, lo: float, hi: float) -> float:
+            return min(max(float(v), lo), hi)
+
         return FacePose(
-            mouth_open=float(np.clip(self.mouth_open, 0, 1)),
-            mouth_width=float(np.clip(self.mouth_width, 0, 1)),
-            smile=float(np.clip(self.smile, -1, 1)),
-            brow_raise=float(np.clip(self.brow_raise, -1, 1)),
-            brow_furrow=float(np.clip(self.brow_furrow, 0, 1)),
-            eye_open=float(np.clip(self.eye_open, 0, 1)),
-            dx=float(np.clip(self.dx, -0.25, 0.25)),
-            dy=float(np.clip(self.dy, -0.2, 0.2)),
-            tilt=float(np.clip(self.tilt, -20, 20)),
+            mouth_open=clamp(self.mouth_open, 0, 1),
+            mouth_width=clamp(self.mouth_width, 0, 1),
+            smile=clamp(self.smile, -1, 1),
+            brow_raise=clamp(self.brow_raise, -1, 1),
+            brow_furrow=clamp(self.brow_furrow, 0, 1),
+            eye_open=clamp(self.eye_open, 0, 1),
+            dx=clamp(self.dx, -0.25, 0.25),
+            dy=clamp(self.dy, -0.2, 0.2),
+            tilt=clamp(self.tilt, -20, 20),
         )
 
 
@@ -160,9 +169,15 @@ def emotion_pose(emotion: str, intensity: float = 1.0, base: FacePose | None = N
 # geometry helpers (face-local units: x right, y down, 1.0 = face height, origin = face centre)
 
 
+_UNIT_CIRCLES: dict[int, np.ndarray] = {}
+
+
 def _ellipse(cx: float, cy: float, rx: float, ry: float, n: int = 48) -> np.ndarray:
-    a = np.linspace(0, 2 * np.pi, n, endpoint=False)
-    return np.stack([cx + rx * np.cos(a), cy + ry * np.sin(a)], axis=1)
+    unit = _UNIT_CIRCLES.get(n)
+    if unit is None:
+        a = np.linspace(0, 2 * np.pi, n, endpoint=False)
+        unit = _UNIT_CIRCLES[n] = np.stack([np.cos(a), np.sin(a)], axis=1)
+    return unit * (rx, ry) + (cx, cy)
 
 
 def _shade(colour: RGB, k: float) -> RGB:
@@ -176,8 +191,24 @@ def _lerp(a: RGB, b: RGB, k: float) -> RGB:
     return tuple(int(round(x + (y - x) * k)) for x, y in zip(a, b, strict=True))  # type: ignore[return-value]
 
 
+def _ribbon(xy: np.ndarray, half: float) -> np.ndarray:
+    """The outline of a polyline stroked ``2 * half`` wide, as one polygon (mitred joints, capped at 2x)."""
+    d = np.diff(xy, axis=0)
+    n = np.stack([-d[:, 1], d[:, 0]], axis=1)
+    n /= np.sqrt((n * n).sum(axis=1, keepdims=True)) + 1e-12
+    vn = np.empty_like(xy)
+    vn[0], vn[-1] = n[0], n[-1]
+    m = n[:-1] + n[1:]
+    vn[1:-1] = 2.0 * m / np.maximum((m * m).sum(axis=1, keepdims=True), 1.0)
+    return np.vstack([xy + half * vn, (xy - half * vn)[::-1]])
+
+
 class _Pen:
-    """Draws face-local polygons onto the supersampled canvas through one similarity transform."""
+    """Draws face-local polygons onto the supersampled canvas through one similarity transform.
+
+    The canvas is premultiplied RGBA ("RGBa") and starts transparent: every drawn pixel is opaque, so a
+    box-filtered reduction gives the layer's colour and coverage, composited over the scene afterwards.
+    """
 
     def __init__(self, img: Image.Image, centre: tuple[float, float], scale: float, tilt_deg: float):
         self.img = img
@@ -185,21 +216,30 @@ class _Pen:
         self.centre = np.asarray(centre, dtype=np.float64)
         self.scale = scale
         a = math.radians(tilt_deg)
-        self.rot = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]]) * scale
+        self.rot_t = np.array([[math.cos(a), math.sin(a)], [-math.sin(a), math.cos(a)]]) * scale
 
     def map(self, pts: np.ndarray) -> np.ndarray:
-        return np.asarray(pts, dtype=np.float64) @ self.rot.T + self.centre
+        return np.asarray(pts, dtype=np.float64) @ self.rot_t + self.centre
 
     def poly(self, pts: np.ndarray, fill: RGB, outline: RGB | None = None, width: float = 0.0) -> None:
-        xy = [tuple(p) for p in self.map(pts)]
-        self.draw.polygon(xy, fill=fill)
+        self.fill_mapped(self.map(pts), fill)
         if outline is not None and width > 0:
             self.line(np.vstack([pts, pts[:1]]), outline, width)
 
     def line(self, pts: np.ndarray, fill: RGB, width: float) -> None:
+        self.stroke_mapped(self.map(pts), fill, width)
+
+    def fill_mapped(self, xy: np.ndarray, fill: RGB) -> None:
+        self.draw.polygon(xy.ravel().tolist(), fill=fill)
+
+    def stroke_mapped(self, xy: np.ndarray, fill: RGB, width: float) -> None:
         w = max(1, int(round(width * self.scale)))
-        xy = [tuple(p) for p in self.map(pts)]
-        self.draw.line(xy, fill=fill, width=w, joint="curve")
+        if w > 4 and len(xy) > 2:
+            # Thick polyline: one polygon with mitred joints (PIL's own round joints cost a Python loop
+            # per vertex).
+            self.draw.polygon(_ribbon(xy, w / 2).ravel().tolist(), fill=fill)
+        else:
+            self.draw.line(xy.ravel().tolist(), fill=fill, width=w)
         # Round caps: PIL lines end square, which looks jagged on thick strokes.
         r = w / 2
         for x, y in (xy[0], xy[-1]):
@@ -217,11 +257,49 @@ class _Pen:
             return
         region = self.img.crop((left, top, r, b))
         sub = _Pen(region, tuple(self.centre - (left, top)), self.scale, 0.0)
-        sub.rot = self.rot
+        sub.rot_t = self.rot_t
         painter(sub)
-        mask = Image.new("L", region.size, 0)
-        ImageDraw.Draw(mask).polygon([tuple(p) for p in xy - (left, top)], fill=255)
+        mask = Image.new("1", region.size, 0)  # a bilevel mask pastes without blending: faster
+        ImageDraw.Draw(mask).polygon((xy - (left, top)).ravel().tolist(), fill=1)
         self.img.paste(region, (left, top), mask)
+
+
+class _Sketch:
+    """Polygons and strokes in face-local units, recorded once and replayed through any pen's transform.
+
+    The parts of a face that depend only on the character (hair, ears, nose, glasses) are recorded once
+    per style; each frame maps all their points in one matrix product instead of rebuilding them.
+    """
+
+    def __init__(self, *painters) -> None:
+        self.items: list[tuple[bool, RGB, float]] = []  # (is_polygon, colour, stroke width)
+        chunks: list[np.ndarray] = []
+        self._chunks = chunks
+        for paint in painters:
+            paint(self)
+        self.points = np.vstack(chunks) if chunks else np.zeros((0, 2))
+        self.ends = np.cumsum([len(c) for c in chunks]).tolist()
+        del self._chunks
+
+    def poly(self, pts: np.ndarray, fill: RGB, outline: RGB | None = None, width: float = 0.0) -> None:
+        self.items.append((True, fill, 0.0))
+        self._chunks.append(np.asarray(pts, dtype=np.float64))
+        if outline is not None and width > 0:
+            self.line(np.vstack([pts, pts[:1]]), outline, width)
+
+    def line(self, pts: np.ndarray, fill: RGB, width: float) -> None:
+        self.items.append((False, fill, width))
+        self._chunks.append(np.asarray(pts, dtype=np.float64))
+
+    def replay(self, pen: _Pen) -> None:
+        xy = pen.map(self.points)
+        start = 0
+        for (is_polygon, fill, width), end in zip(self.items, self.ends, strict=True):
+            if is_polygon:
+                pen.fill_mapped(xy[start:end], fill)
+            else:
+                pen.stroke_mapped(xy[start:end], fill, width)
+            start = end
 
 
 def _curve(x0: float, x1: float, y_edge: float, y_mid: float, n: int = 24, power: float = 2.2) -> np.ndarray:
@@ -446,15 +524,25 @@ def _mouth(pen: _Pen, style: FaceStyle, pose: FacePose, hw: float) -> None:
             pen.line(pts, col, 0.006)
 
 
-def _modelling(pen: _Pen, style: FaceStyle, hw: float, eye_x: float, eye_y: float, ew: float) -> None:
-    """Light and shade of a lit face: darker eye sockets, brighter forehead, nose bridge and cheekbones.
+@lru_cache(maxsize=64)
+def _gain_tables(colour: RGB) -> tuple[list[int], ...]:
+    """Per channel: ``colour`` times gain / 128 for every gain 0..255 (a lookup table for Image.point)."""
+    return tuple([min((c * g) >> 7, 255) for g in range(256)] for c in colour)
+
+
+def _modelling(
+    pen: _Pen, style: FaceStyle, hw: float, outline: np.ndarray, eye_x: float, eye_y: float, ew: float
+) -> None:
+    """The head's skin under light and shade: darker eye sockets, brighter forehead, nose bridge, cheekbones.
 
     This is what a photographed face looks like to a HOG detector (a dark band across the eyes, a bright
     T-zone). Flat colour on a dark skin tone leaves almost no gradients there, so the shading deepens as
-    the skin darkens. It is a blurred multiplicative light map applied to the skin before the features
-    are drawn on top, computed at a quarter of the canvas resolution (it is soft anyway).
+    the skin darkens. It is a blurred multiplicative light map (computed at a quarter of the canvas
+    resolution: it is soft anyway) applied to the skin colour inside the head ``outline``, before the
+    features are drawn on top.
     """
     skin = style.skin
+    pen.poly(outline, skin)
     lum = (0.299 * skin[0] + 0.587 * skin[1] + 0.114 * skin[2]) / 255
     dark = float(np.clip((0.9 - lum) / 0.6, 0.0, 1.0))  # 0 for the lightest skin, 1 for the darkest
     socket = 0.8 - 0.3 * dark
@@ -463,8 +551,8 @@ def _modelling(pen: _Pen, style: FaceStyle, hw: float, eye_x: float, eye_y: floa
     q = 4
     left, top = np.floor(box.min(axis=0)).astype(int)
     r, b = np.ceil(box.max(axis=0)).astype(int)
-    left, top = max(left, 0), max(top, 0)
-    r, b = min(r, pen.img.width), min(b, pen.img.height)
+    left, top = max(int(left), 0), max(int(top), 0)
+    r, b = min(int(r), pen.img.width), min(int(b), pen.img.height)
     if r - left < 2 * q or b - top < 2 * q:
         return
     small = Image.new("L", ((r - left) // q, (b - top) // q), 128)
@@ -472,7 +560,7 @@ def _modelling(pen: _Pen, style: FaceStyle, hw: float, eye_x: float, eye_y: floa
 
     def blob(cx: float, cy: float, rx: float, ry: float, gain: float) -> None:
         xy = (pen.map(_ellipse(cx, cy, rx, ry, 32)) - (left, top)) / q
-        d.polygon([tuple(p) for p in xy], fill=int(np.clip(128 * gain, 0, 255)))
+        d.polygon(xy.ravel().tolist(), fill=min(max(int(128 * gain), 0), 255))
 
     blob(0, -0.3, hw * 0.5, 0.09, lift)
     blob(0, 0.04, 0.03, 0.11, lift)
@@ -480,12 +568,22 @@ def _modelling(pen: _Pen, style: FaceStyle, hw: float, eye_x: float, eye_y: floa
         blob(side * eye_x, eye_y - 0.02, ew * 0.85, 0.085, socket)
         blob(side * hw * 0.55, 0.11, 0.075, 0.04, lift)
     small = small.filter(ImageFilter.GaussianBlur(0.018 * pen.scale / q))
-    gain = np.asarray(small.resize((r - left, b - top), Image.BILINEAR), dtype=np.float32) / 128.0
-    region = np.asarray(pen.img.crop((left, top, r, b)), dtype=np.float32)
-    region = np.clip(region * gain[..., None], 0, 255).astype(np.uint8)
-    pen.img.paste(Image.fromarray(region), (left, top))
-    for side in (-1, 1):  # a touch of colour on the cheeks
-        pen.poly(_ellipse(side * hw * 0.55, 0.17, 0.06, 0.032), _lerp(skin, (215, 110, 110), 0.1))
+    # Only where the light map differs from 1 (128); one small pixel of margin covers the bilinear spread.
+    lit_map = np.asarray(small) != 128
+    rows, cols = np.flatnonzero(lit_map.any(axis=1)), np.flatnonzero(lit_map.any(axis=0))
+    if not rows.size:
+        return
+    sx0, sy0 = max(int(cols[0]) - 1, 0), max(int(rows[0]) - 1, 0)
+    sx1, sy1 = min(int(cols[-1]) + 2, small.width), min(int(rows[-1]) + 2, small.height)
+    size = ((sx1 - sx0) * q, (sy1 - sy0) * q)
+    gain = small.resize(size, Image.BILINEAR, box=(sx0, sy0, sx1, sy1))
+    # Skin colour times gain / 128 through per-channel lookup tables, kept to the inside of the outline.
+    bands = [gain.point(table) for table in _gain_tables(tuple(skin))]
+    lit = Image.merge("RGBa", [*bands, Image.new("L", size, 255)])
+    x0, y0 = left + sx0 * q, top + sy0 * q
+    mask = Image.new("1", size, 0)
+    ImageDraw.Draw(mask).polygon((pen.map(outline) - (x0, y0)).ravel().tolist(), fill=1)
+    pen.img.paste(lit, (x0, y0), mask)
 
 
 def _glasses(pen: _Pen, eye_x: float, eye_y: float, ew: float) -> None:
@@ -502,16 +600,143 @@ def _glasses(pen: _Pen, eye_x: float, eye_y: float, ew: float) -> None:
 
 
 def _background_image(background, size: tuple[int, int]) -> Image.Image:
+    """The scene as a new RGB image of ``size`` (a copy: the character is pasted onto it)."""
     h, w = size
     if background is None:
         return Image.new("RGB", (w, h), (120, 130, 140))
     if isinstance(background, Image.Image):
-        img = background.convert("RGB")
+        img = background.convert("RGB")  # always a new image
     elif isinstance(background, np.ndarray) and background.ndim == 3:
-        img = Image.fromarray(np.ascontiguousarray(background[..., :3]).astype(np.uint8))
+        img = Image.fromarray(np.ascontiguousarray(background[..., :3]).astype(np.uint8, copy=False))
     else:
         return Image.new("RGB", (w, h), tuple(int(c) for c in background)[:3])
     return img if img.size == (w, h) else img.resize((w, h), Image.BILINEAR)
+
+
+def _draw_body(pen: _Pen, style: FaceStyle, hw: float) -> None:
+    """Shoulders and neck: not tilted with the head (the neck bends, the body does not)."""
+    pen.poly(_ellipse(0, 0.98, hw * 2.3, 0.42, 60), style.shirt)
+    pen.poly(
+        np.array([[-hw * 0.42, 0.2], [hw * 0.42, 0.2], [hw * 0.46, 0.66], [-hw * 0.46, 0.66]]),
+        _shade(style.skin, 0.82),
+    )
+    pen.poly(_ellipse(0, 0.64, hw * 0.5, 0.07, 40), _shade(style.skin, 0.82))
+    pen.line(_curve(-hw * 0.5, hw * 0.5, 0.64, 0.7, 20), _shade(style.shirt, 0.7), 0.012)
+
+
+@lru_cache(maxsize=32)
+def _style_parts(style: FaceStyle) -> tuple[_Sketch, _Sketch, _Sketch]:
+    """The pose-independent parts of ``style``'s head: under the face, the nose, over the face."""
+    hw = 0.5 * style.face_ratio
+    eye_x, eye_y = hw * 0.46, -0.055
+    ew = hw * 0.46 * style.eye_size
+    under = _Sketch(lambda p: _hair_back(p, style, hw), lambda p: _ears(p, style, hw))
+    nose = _Sketch(lambda p: _nose(p, style, style.nose_size))
+    over = _Sketch(
+        lambda p: _hair_front(p, style, hw),
+        *([lambda p: _glasses(p, eye_x, eye_y, ew)] if style.glasses else []),
+    )
+    return under, nose, over
+
+
+def _draw_head(pen: _Pen, style: FaceStyle, pose: FacePose, hw: float) -> None:
+    under, nose, over = _style_parts(style)
+    under.replay(pen)
+    jaw = 0.6 * _MAX_GAP * pose.mouth_open
+    outline = _head_outline(hw, jaw)
+    eye_x, eye_y = hw * 0.46, -0.055
+    ew = hw * 0.46 * style.eye_size
+    _modelling(pen, style, hw, outline, eye_x, eye_y, ew)
+    pen.line(np.vstack([outline, outline[:1]]), _lerp(_shade(style.skin, 0.5), (30, 20, 15), 0.5), 0.012)
+    for side in (-1, 1):  # a touch of colour on the cheeks
+        pen.poly(_ellipse(side * hw * 0.55, 0.17, 0.06, 0.032), _lerp(style.skin, (215, 110, 110), 0.1))
+    for side in (-1, 1):
+        _eye(pen, style, pose, side * eye_x, eye_y, ew, side)
+        _brow(pen, style, pose, side * eye_x, eye_y, ew, side)
+    nose.replay(pen)
+    _mouth(pen, style, pose, hw)
+    over.replay(pen)
+
+
+def _head_extent(style: FaceStyle) -> tuple[float, float, float, float]:
+    """Face-local box (x0, y0, x1, y1) that holds everything ``_draw_head`` can draw for ``style``."""
+    hw = 0.5 * style.face_ratio
+    half = {"long": hw * 1.2, "bob": hw * 1.14, "spiky": hw * 1.27 + 0.03, "curly": hw * 1.03 + 0.055}
+    top = {"spiky": -0.61, "curly": -0.59, "bun": -0.65, "bald": -0.5}
+    bottom = 0.62 if style.hair_style == "long" else 0.5 + 0.6 * _MAX_GAP
+    x = max(half.get(style.hair_style, hw * 1.07), hw * 0.98 + 0.045)
+    m = 0.03  # stroke widths and round caps
+    return -x - m, top.get(style.hair_style, -0.54) - m, x + m, bottom + m
+
+
+class FaceRenderer:
+    """Draws one character frame after frame; what does not change within a clip is drawn once.
+
+    The shoulders and neck do not move with the head's tilt, only with its offset: they are drawn once per
+    sub-pixel phase (offsets are kept to 1/supersample of a pixel) and pasted. The head is drawn every
+    frame on a supersampled canvas just big enough for it, box-filtered down (anti-aliasing helps the HOG
+    detector) and laid over the scene; the scene itself is never supersampled.
+    """
+
+    def __init__(self, style: FaceStyle, size: tuple[int, int] = (256, 256), supersample: int = SUPERSAMPLE):
+        self.style = FaceStyle.from_dict(style.to_dict())  # colours as tuples: the style is a cache key
+        self.size = (int(size[0]), int(size[1]))
+        self.ss = max(1, int(supersample))
+        h, w = self.size
+        self.unit = 0.6 * min(h, w) * self.ss  # face height in canvas pixels
+        self.hw = 0.5 * style.face_ratio
+        self._extent = _head_extent(style)
+        self._body: dict[tuple[int, int], tuple[Image.Image, int, int]] = {}
+
+    def _body_layer(self, phase_x: int, phase_y: int) -> tuple[Image.Image, int, int]:
+        """RGBA body layer for this sub-pixel phase, and its top-left corner relative to the centre."""
+        key = (phase_x, phase_y)
+        if key not in self._body:
+            h, w = self.size
+            ss, hw = self.ss, self.hw
+            uf = self.unit / ss  # face height in output pixels
+            # Below the neck's top, down to the lowest row the frame can show (head offset clipped to 0.2).
+            lx = hw * 2.3 + 0.02
+            ly0, ly1 = 0.2 - 0.02, min(1.42, (0.74 * h) / uf + 0.02)
+            ox, oy = math.floor(-lx * uf) - 1, math.floor(ly0 * uf) - 1
+            bw, bh = math.ceil(lx * uf) + 1 - ox, math.ceil(ly1 * uf) + 1 - oy
+            canvas = Image.new("RGBa", (bw * ss, bh * ss), (0, 0, 0, 0))
+            _draw_body(_Pen(canvas, (phase_x - ox * ss, phase_y - oy * ss), self.unit, 0.0), self.style, hw)
+            out = canvas.reduce(ss) if ss > 1 else canvas
+            self._body[key] = (out.convert("RGBA"), ox, oy)
+        return self._body[key]
+
+    def render(
+        self,
+        pose: FacePose | None = None,
+        background: np.ndarray | tuple[int, int, int] | Image.Image | None = None,
+    ) -> np.ndarray:
+        """One frame: the character in ``pose`` over ``background``; returns (H, W, 3) uint8."""
+        pose = (pose or FacePose()).clipped()
+        h, w = self.size
+        ss = self.ss
+        frame = _background_image(background, self.size)
+        cx, cy = w * ss * (0.5 + pose.dx), h * ss * (0.46 + pose.dy)  # face centre, canvas pixels
+
+        qx, qy = int(round(cx)), int(round(cy))
+        body, ox, oy = self._body_layer(qx % ss, qy % ss)
+        frame.paste(body, (qx // ss + ox, qy // ss + oy), body)
+
+        # Head canvas: the tilted extent box, on whole output pixels so the reduction lines up.
+        x0, y0, x1, y1 = self._extent
+        a = math.radians(pose.tilt)
+        ca, sa = math.cos(a) * self.unit, math.sin(a) * self.unit
+        xs = [cx + ca * x - sa * y for x, y in ((x0, y0), (x1, y0), (x0, y1), (x1, y1))]
+        ys = [cy + sa * x + ca * y for x, y in ((x0, y0), (x1, y0), (x0, y1), (x1, y1))]
+        left, top = math.floor(min(xs) / ss), math.floor(min(ys) / ss)
+        right, bottom = math.ceil(max(xs) / ss), math.ceil(max(ys) / ss)
+        canvas = Image.new("RGBa", ((right - left) * ss, (bottom - top) * ss), (0, 0, 0, 0))
+        pen = _Pen(canvas, (cx - left * ss, cy - top * ss), self.unit, pose.tilt)
+        _draw_head(pen, self.style, pose, self.hw)
+        # The canvas is premultiplied; the reduced layer is made straight RGBA to paste with its own alpha.
+        head = (canvas.reduce(ss) if ss > 1 else canvas).convert("RGBA")
+        frame.paste(head, (left, top), head)
+        return np.asarray(frame)
 
 
 def draw_face(
@@ -519,46 +744,13 @@ def draw_face(
     pose: FacePose | None = None,
     size: tuple[int, int] = (256, 256),
     background: np.ndarray | tuple[int, int, int] | Image.Image | None = None,
-    supersample: int = 3,
+    supersample: int = SUPERSAMPLE,
 ) -> np.ndarray:
-    """Draw one frame: the character (head and shoulders) over ``background``; returns (H, W, 3) uint8."""
-    pose = (pose or FacePose()).clipped()
-    h, w = size
-    ss = max(1, int(supersample))
-    canvas = _background_image(background, size).resize((w * ss, h * ss), Image.BILINEAR)
-    unit = 0.6 * min(h, w) * ss  # face height in canvas pixels
-    centre = (w * ss * (0.5 + pose.dx), h * ss * (0.46 + pose.dy))
-    hw = 0.5 * style.face_ratio
-    # Shoulders and neck are not tilted with the head (the neck bends, the body does not).
-    body = _Pen(canvas, centre, unit, 0.0)
-    body.poly(np.vstack([_ellipse(0, 0.98, hw * 2.3, 0.42, 60)]), style.shirt)
-    body.poly(
-        np.array([[-hw * 0.42, 0.2], [hw * 0.42, 0.2], [hw * 0.46, 0.66], [-hw * 0.46, 0.66]]),
-        _shade(style.skin, 0.82),
-    )
-    body.poly(_ellipse(0, 0.64, hw * 0.5, 0.07, 40), _shade(style.skin, 0.82))
-    body.line(_curve(-hw * 0.5, hw * 0.5, 0.64, 0.7, 20), _shade(style.shirt, 0.7), 0.012)
+    """Draw one frame: the character (head and shoulders) over ``background``; returns (H, W, 3) uint8.
 
-    pen = _Pen(canvas, centre, unit, pose.tilt)
-    _hair_back(pen, style, hw)
-    _ears(pen, style, hw)
-    jaw = 0.6 * _MAX_GAP * pose.mouth_open
-    outline = _head_outline(hw, jaw)
-    pen.poly(outline, style.skin)
-    pen.line(np.vstack([outline, outline[:1]]), _lerp(_shade(style.skin, 0.5), (30, 20, 15), 0.5), 0.012)
-    eye_x, eye_y = hw * 0.46, -0.055
-    ew = hw * 0.46 * style.eye_size
-    _modelling(pen, style, hw, eye_x, eye_y, ew)
-    for side in (-1, 1):
-        _eye(pen, style, pose, side * eye_x, eye_y, ew, side)
-        _brow(pen, style, pose, side * eye_x, eye_y, ew, side)
-    _nose(pen, style, style.nose_size)
-    _mouth(pen, style, pose, hw)
-    _hair_front(pen, style, hw)
-    if style.glasses:
-        _glasses(pen, eye_x, eye_y, ew)
-    out = canvas.reduce(ss) if ss > 1 else canvas
-    return np.asarray(out, dtype=np.uint8)
+    For many frames of one character use ``FaceRenderer``, which keeps what does not change between them.
+    """
+    return FaceRenderer(style, size, supersample).render(pose, background)
 
 
 def render_background(
@@ -574,7 +766,45 @@ def render_background(
     day), ``t`` is seconds (shapes drift slowly, so consecutive frames differ a little), ``seed`` fixes
     the layout. Rendered at quarter resolution and blurred: it is meant to be soft.
     """
+    return render_backgrounds(mood_rgb, brightness, [t], seed, size)[0]
+
+
+def render_backgrounds(
+    mood_rgb: tuple[int, int, int] | tuple[float, float, float],
+    brightness: float = 1.0,
+    times: np.ndarray | list[float] = (0.0,),
+    seed: int = 0,
+    size: tuple[int, int] = (256, 256),
+    step: int = 1,
+) -> np.ndarray:
+    """``render_background`` at every time in ``times``: (T, H, W, 3) uint8.
+
+    With ``step`` > 1 only every ``step``-th time (and the last) is rendered and the frames between are
+    blended linearly from the two around them; the shapes drift slowly (at most 0.03 frame widths a
+    second), so at 25 fps and step 4 they move under 1.5 px between rendered frames.
+    """
+    times = np.asarray(times, dtype=np.float64).ravel()
+    step = max(1, int(step))
+    keys = list(range(0, len(times), step))
+    if len(times) and keys[-1] != len(times) - 1:
+        keys.append(len(times) - 1)
+    rendered = _render_backgrounds(mood_rgb, brightness, times[keys], seed, size)
+    if step == 1:
+        return rendered
+    out = np.empty((len(times), *rendered.shape[1:]), dtype=np.uint8)
+    for k, (a, b) in enumerate(zip(keys[:-1], keys[1:], strict=True)):
+        out[a] = rendered[k]
+        if b - a > 1:
+            im_a, im_b = Image.fromarray(rendered[k]), Image.fromarray(rendered[k + 1])
+            for i in range(a + 1, b):
+                out[i] = np.asarray(Image.blend(im_a, im_b, (i - a) / (b - a)))
+    out[keys[-1]] = rendered[-1]
+    return out
+
+
+def _render_backgrounds(mood_rgb, brightness: float, times: np.ndarray, seed: int, size: tuple[int, int]):
     h, w = size
+    times = times.reshape(-1, 1, 1)
     mood = np.asarray(mood_rgb, dtype=np.float64)
     if mood.max() <= 1.0:
         mood = mood * 255.0
@@ -585,16 +815,20 @@ def render_background(
     xx /= sw - 1
     top = np.clip(mood * 1.15 + 20, 0, 255)
     bottom = mood * 0.6
-    img = top[None, None] * (1 - yy[..., None]) + bottom[None, None] * yy[..., None]
+    base = top[None, None] * (1 - yy[..., None]) + bottom[None, None] * yy[..., None]
+    img = np.broadcast_to(base, (len(times), sh, sw, 3))
     for _ in range(int(rng.integers(3, 6))):
         cx, cy = rng.uniform(0, 1, 2)
         vx, vy = rng.uniform(-0.03, 0.03, 2)
         r = rng.uniform(0.12, 0.3)
         tone = np.clip(mood * rng.uniform(0.5, 1.4) + rng.uniform(-40, 40, 3), 0, 255)
-        px, py = (cx + vx * t) % 1.2 - 0.1, (cy + vy * t) % 1.2 - 0.1
+        px, py = (cx + vx * times) % 1.2 - 0.1, (cy + vy * times) % 1.2 - 0.1
         d2 = ((xx - px) / r) ** 2 + ((yy - py) / r) ** 2
-        a = 0.6 * np.exp(-d2 * 2.0)
-        img = img * (1 - a[..., None]) + tone[None, None] * a[..., None]
+        a = (0.6 * np.exp(-d2 * 2.0))[..., None]
+        img = img * (1 - a) + tone * a
     img = np.clip(img * float(brightness), 0, 255).astype(np.uint8)
-    pil = Image.fromarray(img).filter(ImageFilter.GaussianBlur(1.0)).resize((w, h), Image.BILINEAR)
-    return np.asarray(pil, dtype=np.uint8)
+    out = np.empty((len(img), h, w, 3), dtype=np.uint8)
+    for i, small in enumerate(img):
+        pil = Image.fromarray(small).filter(ImageFilter.GaussianBlur(1.0)).resize((w, h), Image.BILINEAR)
+        out[i] = np.asarray(pil)
+    return out

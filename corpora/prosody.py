@@ -81,13 +81,15 @@ def render_line(
     out, f0, time_map = world.transform(
         f0_scale=voice.f0_scale,
         warp=voice.warp,
+        speaker_tilt_db_oct=voice.tilt_db_oct,
+        speaker_breathiness=voice.breathiness,
         profile=profile,
         world_rate=profile.rate / engine_rate,
         world_pitch_st=profile.f0_shift_st - engine_pitch,
         rng=rng,
     )
     if phones is not None:
-        phones = tuple((p, float(time_map(s)), float(time_map(e))) for p, s, e in phones)
+        phones = tuple((p, round(time_map(s), 4), round(time_map(e), 4)) for p, s, e in phones)
     voiced = f0[f0 > 0]
     return RenderedLine(
         audio=out,
@@ -109,10 +111,18 @@ def render_line(
 
 
 def apply_speaker_transform(
-    audio: np.ndarray, sr: int, f0_scale: float = 1.0, warp: float = 1.0
+    audio: np.ndarray,
+    sr: int,
+    f0_scale: float = 1.0,
+    warp: float = 1.0,
+    tilt_db_oct: float = 0.0,
+    breathiness: float = 0.0,
 ) -> np.ndarray:
-    """Scale F0 by ``f0_scale`` and frequency-warp the spectral envelope by ``warp`` (>1 raises formants)."""
-    out, _, _ = _WorldPass(audio, sr, normalise=False, trim=False).transform(f0_scale=f0_scale, warp=warp)
+    """Scale F0 by ``f0_scale``, frequency-warp the spectral envelope by ``warp`` (>1 raises formants)
+    and, optionally, change voice quality (spectral tilt, breathiness). Timing is left as it is."""
+    out, _, _ = _WorldPass(audio, sr, normalise=False, trim=False).transform(
+        f0_scale=f0_scale, warp=warp, speaker_tilt_db_oct=tilt_db_oct, speaker_breathiness=breathiness
+    )
     return out
 
 
@@ -220,6 +230,8 @@ class _WorldPass:
         self,
         f0_scale: float = 1.0,
         warp: float = 1.0,
+        speaker_tilt_db_oct: float = 0.0,
+        speaker_breathiness: float = 0.0,
         profile: ProsodyProfile | None = None,
         world_rate: float = 1.0,
         world_pitch_st: float = 0.0,
@@ -287,8 +299,9 @@ class _WorldPass:
             sp = self._warp(sp, warp)
             ap = self._warp(ap, warp)
             sp *= (power_before / np.maximum(sp.sum(axis=1), 1e-30))[:, None]
-        if profile.tilt_db_oct:
-            gain_db = profile.tilt_db_oct * np.log2(np.clip(self.freqs, 250.0, 7000.0) / 1000.0)
+        tilt = profile.tilt_db_oct + speaker_tilt_db_oct
+        if tilt:
+            gain_db = tilt * np.log2(np.clip(self.freqs, 250.0, 7000.0) / 1000.0)
             power_before = sp[voiced].sum() if voiced.any() else sp.sum()
             sp = sp * 10 ** (gain_db / 10)[None, :]
             power_after = sp[voiced].sum() if voiced.any() else sp.sum()
@@ -300,9 +313,10 @@ class _WorldPass:
         sp = sp * gain
 
         # ---- voice quality: breathiness (mostly high band), creak (low band)
-        if profile.breathiness > 0:
+        breath = 1.0 - (1.0 - profile.breathiness) * (1.0 - speaker_breathiness)
+        if breath > 0:
             weight = np.clip((self.freqs - 300.0) / 1700.0, 0.25, 1.0)
-            ap = ap + profile.breathiness * weight[None, :] * (1 - ap)
+            ap = ap + breath * weight[None, :] * (1 - ap)
         if profile.creak > 0:
             weight = np.clip(1.0 - self.freqs / 2000.0, 0.0, 1.0)
             ap = ap + 0.35 * profile.creak * weight[None, :] * (1 - ap)

@@ -164,12 +164,6 @@ def _render_one(planned: PlannedClip, out_dir: str) -> tuple[str, dict | None, s
 def _init_worker() -> None:
     # One thread per process: the workers already use every core.
     os.environ["OMP_NUM_THREADS"] = "1"
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-    except ImportError:
-        pass
 
 
 def build_corpus(
