@@ -1,0 +1,87 @@
+"""The director on one clip: perceive the silent video, fuse the emotion cues, and print the guidance
+(emotion probabilities, intensity, prosody targets, a one-sentence direction, and the evidence).
+``dubber direct train`` fits the director's cues on a labelled corpus and reports each cue's accuracy."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from dubber.config import REPO_ROOT
+
+DEFAULT_DIRECTOR_MODEL = REPO_ROOT / "assets" / "models" / "director"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", nargs="?", choices=["train"], help="'train': fit the cues on a corpus")
+    p.add_argument("--video", type=Path, help="the silent clip")
+    p.add_argument("--text", help="the line to be spoken")
+    p.add_argument("--character", help="who speaks the line")
+    p.add_argument(
+        "--context-file",
+        type=Path,
+        help='JSON: {"character": "...", "history": [{"character": "...", "emotion": "..."}]}',
+    )
+    p.add_argument("--model", type=Path, default=DEFAULT_DIRECTOR_MODEL, help="trained director cues folder")
+    p.add_argument("--no-llm", action="store_true", help="decide and write without the LLM (rules only)")
+    p.add_argument("--json", action="store_true", help="print the guidance as JSON")
+    p.add_argument("--corpus", type=Path, help="train: a labelled corpus folder")
+    p.add_argument("--out", type=Path, help="train: where to write the cues (default: --model)")
+    p.add_argument("--limit", type=int, default=1200, help="train: at most this many training clips")
+
+
+def run(args: argparse.Namespace) -> int:
+    from dubber.errors import BadInputError
+
+    if args.action == "train":
+        if args.corpus is None:
+            raise BadInputError("dubber direct train needs --corpus")
+        from agents.training import train_director
+
+        report = train_director(
+            args.corpus, args.out or args.model, use_llm=not args.no_llm, limit_train=args.limit
+        )
+        print(json.dumps(report, indent=1))
+        return 0
+    if args.video is None or args.text is None:
+        raise BadInputError("dubber direct needs --video and --text (or the 'train' action)")
+    from agents.cues import CueInput
+    from agents.director import Director
+    from agents.fusion import EmotionFusion
+    from perception.features import from_perception
+    from perception.pipeline import ClipPerceiver
+    from perception.text import decode_line
+
+    text = decode_line(args.text, source="--text")
+    character, history = args.character, []
+    if args.context_file is not None:
+        try:
+            ctx = json.loads(args.context_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise BadInputError(
+                f"context file is not readable JSON ({exc})", source=args.context_file
+            ) from None
+        character = character or ctx.get("character")
+        history = [(h.get("character"), h.get("emotion")) for h in ctx.get("history", [])]
+    perception = ClipPerceiver().perceive(args.video, require_face=False)
+    fusion = EmotionFusion.load(args.model, use_llm=not args.no_llm)
+    director = Director(fusion=fusion, write_directions=not args.no_llm)
+    guidance = director.direct(
+        CueInput(text=text, visual=from_perception(perception), character=character, history=history)
+    )
+    if args.json:
+        print(guidance.model_dump_json(indent=1))
+    else:
+        top = sorted(guidance.probabilities.items(), key=lambda kv: -kv[1])[:3]
+        print(f"{guidance.emotion} (intensity {guidance.intensity:.2f}): {guidance.direction}")
+        print("  probabilities: " + ", ".join(f"{k} {v:.2f}" for k, v in top))
+        print(
+            f"  targets: pace x{guidance.pace:.2f}, pitch {guidance.pitch_shift_st:+.1f} st, "
+            f"energy {guidance.energy_db:+.1f} dB"
+        )
+        for ev in guidance.evidence:
+            print(f"  {ev.cue:8s} {ev.note}")
+    sys.stdout.flush()
+    return 0
