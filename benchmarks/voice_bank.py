@@ -351,7 +351,9 @@ def _heatmap(sim: np.ndarray, ids: list[str], path: Path) -> None:
                 ha="center",
                 va="center",
                 fontsize=6,
-                color="red" if i != j and sim[i, j] >= SIM_LIMIT else "white",
+                color="red"
+                if i != j and sim[i, j] >= SIM_LIMIT
+                else ("black" if sim[i, j] > 0.9 else "white"),
             )
     fig.colorbar(im, ax=ax, label="resemblyzer cosine")
     ax.set_title(f"voice bank speaker similarity (limit {SIM_LIMIT})")

@@ -30,6 +30,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     synth.add_argument("--seed", type=int, default=0, help="fixes the whole corpus (default 0)")
     synth.add_argument("--workers", type=int, default=2, help="render processes (default 2)")
     synth.add_argument("--voices", help="comma-separated voice ids (default: the corpus voices of the bank)")
+    manifest = sub.add_parser(
+        "manifest", help="rewrite a corpus's manifest from the clips on disk (works while a build runs)"
+    )
+    manifest.add_argument("--out", type=Path, required=True, help="corpus folder")
     synth.add_argument(
         "--allow-missing-engines", action="store_true", help="build with the voices whose engine is installed"
     )
@@ -41,6 +45,11 @@ def run(args: argparse.Namespace) -> int:
 
         for v in VOICE_BANK:
             print(f"{v.id:14s} {v.engine:9s} {v.gender:7s} {v.licence}")
+        return 0
+    if args.corpus_command == "manifest":
+        from corpora.synth import refresh_manifest
+
+        print(json.dumps(refresh_manifest(args.out), indent=1))
         return 0
     if args.corpus_command == "synth":
         from corpora.synth import build_corpus

@@ -140,7 +140,7 @@ PROFILES: dict[str, ProsodyProfile] = {
         final_f0_st=-2.5,
     ),
     "contempt": ProsodyProfile(
-        f0_shift_st=-1.0,
+        f0_shift_st=-1.5,
         f0_range=1.35,
         rate=0.85,
         energy_db=-1.0,

@@ -220,6 +220,17 @@ def build_corpus(
     return summary
 
 
+def refresh_manifest(out_dir: str | Path) -> dict:
+    """Rewrite the manifest of a corpus from the clips on disk (e.g. while a build is still running)."""
+    out = Path(out_dir)
+    settings_path = out / "corpus.json"
+    if not settings_path.is_file():
+        raise BadInputError("not a synthetic corpus folder (no corpus.json)", source=out)
+    settings = json.loads(settings_path.read_text())
+    plan = plan_corpus(settings["clips"], settings["seed"], settings["voices"])
+    return write_manifest(out, plan, {})
+
+
 def write_manifest(out: Path, plan: list[PlannedClip], failures: dict[str, str]) -> dict:
     """Rewrite manifest.jsonl, failures.jsonl, splits.json and the corpus card from what is on disk."""
     rows, failed = [], []

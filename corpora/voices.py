@@ -1,13 +1,19 @@
 """The voice bank of the synthetic corpus: free Debian TTS engines plus WORLD speaker transforms.
 
-Each ``VoiceSpec`` names an engine (``flite`` or ``espeak-ng``, run as subprocesses), that engine's voice and
-its own prosody settings, and a WORLD speaker transform (F0 scale and spectral-envelope frequency warp,
-applied by ``corpora.prosody``) that turns one engine voice into further, clearly different speakers.
-The bank was tuned with ``benchmarks/voice_bank.py``: every pair of voices has a resemblyzer cosine
-below 0.85 on neutral sentences, and each voice's Whisper tiny.en WER is reported there.
+Each ``VoiceSpec`` names an engine (``flite`` or ``espeak-ng``; ``festival`` for optional extra voices),
+run as a subprocess, that engine's voice and its own settings, and a WORLD speaker transform (F0 scale,
+spectral-envelope frequency warp, optional spectral tilt and breathiness, applied by ``corpora.prosody``)
+that turns one engine voice into further, clearly different speakers.
 
-Engines return float32 mono audio at the project sample rate (16 kHz) and, where the engine can give them
-cheaply, phoneme timings (flite's ``-psdur``); espeak-ng gives none without mbrola, so it returns None.
+The bank was tuned with ``benchmarks/voice_bank.py``: every pair of voices in ``VOICE_BANK`` has a
+resemblyzer cosine below 0.85 (mean d-vector of 3 neutral sentences; max 0.835), and every voice has a
+Whisper tiny.en WER of at most 0.15, neutral and emotional. Voices that are distinct but miss the WER cut
+live in ``EXTRA_VOICES``. Transforms of flite's diphone voice kal, and festival's ked, lose too much
+intelligibility, so the transforms are of the clustergen voices slt, awb and rms.
+
+Engines return float32 mono audio at the project sample rate (16 kHz) and, where the engine gives them
+cheaply, phoneme timings (flite ``-psdur``, festival ``utt.save.segs``); espeak-ng gives none without
+mbrola, so it returns None.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import shutil
 import subprocess
 import tempfile
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Protocol
@@ -52,10 +58,9 @@ class VoiceSpec:
     warp: float = 1.0  # WORLD speaker transform: spectral envelope warp (>1 raises formants)
     tilt_db_oct: float = 0.0  # WORLD speaker transform: spectral tilt (voice quality: - dark/lax, + bright)
     breathiness: float = 0.0  # WORLD speaker transform: 0..1 aperiodicity raise (breathy/husky voice)
-    gender: str = "male"  # a rough label: male / female
+    gender: str = "male"  # rough perceived label (F0 above ~160 Hz after the transform: female)
     licence: str = ""
     binary: str = ""  # engine executable; empty means the engine's default
-    note: str = field(default="", compare=False)
 
     @property
     def params(self) -> dict[str, float]:
@@ -334,11 +339,11 @@ VOICE_BANK: tuple[VoiceSpec, ...] = (
     _flite("flite_rms", "rms", "male"),
     _flite("flite_kal", "kal16", "male"),
     # WORLD speaker transforms of the clustergen voices (kal's own transforms lose intelligibility)
-    _flite("slt_deep", "slt", "female", f0=0.72, warp=0.86),
+    _flite("slt_deep", "slt", "male", f0=0.72, warp=0.86),
     _flite("slt_child", "slt", "female", f0=1.35, warp=1.18),
     _flite("slt_bright", "slt", "female", f0=1.15, warp=0.9, tilt=3.0),
     _flite("awb_deep", "awb", "male", f0=0.72, warp=0.86),
-    _flite("awb_high", "awb", "male", f0=1.35, warp=1.18),
+    _flite("awb_high", "awb", "female", f0=1.35, warp=1.18),
     _flite("awb_tenor", "awb", "male", f0=1.3, warp=0.88),
     _flite("awb_small", "awb", "male", f0=0.75, warp=1.15),
     _flite("rms_high", "rms", "male", f0=1.35, warp=1.15),

@@ -17,6 +17,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("demo", "dubber.demo", "run the main job on the bundled demo clip and print what it found"),
     ("corpus", "corpora.cli", "render synthetic audiovisual clips; list the voice bank"),
     ("perceive", "perception.cli", "perceive a video clip (face, lips, expression, scene, audio, text)"),
+    ("eval", "evaluation.cli", "evaluate dubbed takes (WER, SECS, EMO-ACC, sync, duration, MCD); train the emotion classifier"),
     ("direct", "agents.cli", "the director: emotion guidance for a line over a silent clip; train its cues"),
 ]
 

@@ -13,15 +13,21 @@ itself, the baseline row) and measures, per clip:
   similarity: the ceiling a system can reach, not 1.0.
 * **EMO-ACC**: the audio emotion classifier (``evaluation.emotion``, loaded from ``emotion_model``) on
   the take, and always also on the clip's ground-truth audio (so the classifier's own accuracy is next to
-  the system's). In speaker-normalised mode each speaker is normalised with their own takes among the
-  evaluated clips (the system's takes for the system, the ground truth for the ground truth).
+  the system's). A speaker with at least ``MIN_REFERENCE_CLIPS`` (10) evaluated clips goes through the
+  speaker-normalised model, normalised with their own takes (the system's takes for the system, the ground
+  truth for the ground truth); others through the utterance model (``emotion_pred_mode`` per clip).
+  ``emo_acc_neutral_wording`` repeats it on the lines whose words carry no emotion.
 * **duration error**: take length minus video length, in video frames (``evaluation.sync``).
 * **AV sync**: inner-lip opening per video frame (face tracker + landmarks of ``perception``; cached per
   video) cross-correlated with the take's loudness envelope over +-5 frames: offset and confidence.
 * **MCD-DTW-SL** against the ground-truth audio (``evaluation.mcd``).
 
-Aggregates are means over the clips that have the value; ``wer_corpus`` is total word errors over total
-reference words. ``write_report`` writes the result as JSON and a markdown table next to it.
+A take that cannot be read (missing, silent, too short) fails its clip: it is listed under ``failed`` and
+counted in the table, and left out of the means. A single measure that cannot be taken (no speech for the
+speaker encoder...) only loses that value (``errors`` in the row). Aggregates are means over the clips
+that have the value; ``wer_corpus`` is total word errors over total reference words. ``write_report``
+writes the result as JSON and a markdown table next to it; ``markdown_table`` puts several results (the
+ablations of one run) side by side.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import logging
 import math
 import time
 from collections import defaultdict
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -42,8 +49,6 @@ from dubber.errors import BadInputError, DubberError
 log = logging.getLogger(__name__)
 
 GT = "gt"
-METRICS = ("wer", "secs", "emotion_correct", "emotion_correct_gt", "duration_error_frames", "sync_offset_frames",
-           "sync_confidence", "mcd_dtw_sl")  # fmt: skip
 
 
 def find_prediction(pred_dir: Path, clip_id: str) -> Path | None:
@@ -114,10 +119,52 @@ class LipCache:
         return inner
 
 
+@contextmanager
+def _torch_one_thread():
+    """resemblyzer's LSTM on one utterance gains nothing from a second torch thread, and on a busy 2-core
+    machine two threads made each embedding 30-50x slower (5-8 s instead of 0.15 s)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _sync(lips: LipCache, rec: ClipRecord, take: np.ndarray, sr: int, fps: float) -> dict:
+    from evaluation.sync import av_sync
+    from perception.audio import loudness_envelope
+
+    inner = lips.inner_opening(rec.video_path)
+    if rec.start_s is not None:  # a clip cut from a longer video (subtitle cue): its frames only
+        end = len(inner) if rec.end_s is None else int(round(rec.end_s * fps))
+        inner = inner[int(round(rec.start_s * fps)) : end]
+    s = av_sync(inner, loudness_envelope(take, sr, fps, num_frames=len(inner)))
+    return {
+        "sync_offset_frames": int(s.offset_frames) if s.measured else None,
+        "sync_confidence": round(float(s.confidence), 4) if s.measured else None,
+    }
+
+
+def _mcd(gt_audio: np.ndarray, take: np.ndarray, sr: int) -> dict:
+    from evaluation.mcd import mcd_details
+
+    m = mcd_details(gt_audio, take, sr)
+    return {
+        "mcd_dtw_sl": round(m.mcd_dtw_sl, 4),
+        "mcd_dtw": round(m.mcd_dtw, 4),
+        "sl_factor": round(m.sl_factor, 4),
+    }
+
+
 def _num_frames(rec: ClipRecord, fps: float) -> int:
     n = rec.meta.get("num_frames")
     if n is not None:
         return int(n)
+    if rec.start_s is not None and rec.end_s is not None:
+        return int(round((rec.end_s - rec.start_s) * fps))
     from perception.video import probe
 
     info = probe(rec.video_path)
@@ -127,6 +174,101 @@ def _num_frames(rec: ClipRecord, fps: float) -> int:
 def _mean(values) -> float | None:
     vals = [float(v) for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
     return round(float(np.mean(vals)), 4) if vals else None
+
+
+class _ClipMeter:
+    """Every per-clip measure of one evaluation run; the models load once, on first use."""
+
+    def __init__(self, *, sr, fps, is_gt, with_wer, with_mcd, prompts, lips, classifier):
+        self.sr, self.fps, self.is_gt = sr, fps, is_gt
+        self.with_wer, self.with_mcd = with_wer, with_mcd
+        self.prompts: dict | None = prompts
+        self.lips: LipCache | None = lips
+        self.classifier = classifier
+        self.prompt_vectors: dict[str, np.ndarray] = {}
+        self.feats_pred: dict[str, np.ndarray] = {}
+        self.feats_gt: dict[str, np.ndarray] = {}
+
+    def measure(self, rec: ClipRecord, path: Path) -> dict:
+        """The row of one clip. Raises ``DubberError`` when the take or the ground truth cannot be read; a
+        single measure that cannot be taken (no speech for the speaker encoder...) only loses its value and
+        is noted under ``errors``."""
+        from evaluation.sync import duration_error_frames
+        from perception.audio import load_audio
+
+        sr = self.sr
+        take = load_audio(path, sr)
+        gt_audio = load_audio(rec.audio_path, sr) if rec.audio_path is not None else None
+        num_frames = _num_frames(rec, self.fps)
+        row: dict = {
+            "clip_id": rec.clip_id,
+            "speaker": rec.speaker,
+            "emotion": rec.emotion,
+            "wording": rec.meta.get("wording"),
+            "text": rec.text,
+            "pred_path": str(path),
+            "duration_s": round(len(take) / sr, 3),
+            "num_frames": num_frames,
+            "duration_error_frames": round(duration_error_frames(len(take) / sr, num_frames, self.fps), 3),
+        }
+        steps = []
+        if self.with_wer:
+            steps.append(("wer", lambda: self._wer(take, rec.text)))
+        if self.prompts is not None:
+            steps.append(("secs", lambda: self._secs(take, gt_audio, path, *self.prompts[rec.clip_id])))
+        if self.lips is not None:
+            steps.append(("sync", lambda: _sync(self.lips, rec, take, sr, self.fps)))
+        if self.with_mcd and gt_audio is not None:
+            steps.append(("mcd", lambda: _mcd(gt_audio, take, sr)))
+        if self.classifier is not None:
+            steps.append(("emotion", lambda: self._emotion_features(rec, path)))
+        errors: dict[str, str] = {}
+        for metric, step in steps:
+            try:
+                row.update(step())
+            except DubberError as exc:
+                errors[metric] = exc.one_line()
+        if errors:
+            row["errors"] = errors
+            log.warning("%s: %s", rec.clip_id, "; ".join(f"{k}: {v}" for k, v in errors.items()))
+        return row
+
+    def _wer(self, take: np.ndarray, text: str) -> dict:
+        from evaluation.wer import get_transcriber, word_errors
+
+        hyp = get_transcriber().transcribe(take, self.sr)
+        we = word_errors(text, hyp)
+        return {
+            "asr": hyp,
+            "wer": round(we.rate, 4),
+            "word_errors": we.errors,
+            "ref_words": we.reference_words,
+        }
+
+    def _secs(self, take, gt_audio, path: Path, prompt: ClipRecord, is_self: bool) -> dict:
+        from perception.audio import load_audio
+        from perception.speaker import cosine, get_speaker_encoder
+
+        encoder = get_speaker_encoder()
+        with _torch_one_thread():
+            if prompt.clip_id not in self.prompt_vectors:
+                prompt_audio = gt_audio if is_self else load_audio(prompt.audio_path, self.sr)
+                self.prompt_vectors[prompt.clip_id] = encoder.embed(
+                    prompt_audio, self.sr, source=str(prompt.audio_path)
+                )
+            vec = encoder.embed(take, self.sr, source=str(path))
+        return {
+            "secs": round(cosine(vec, self.prompt_vectors[prompt.clip_id]), 4),
+            "prompt_clip": prompt.clip_id,
+            "prompt_is_self": is_self,
+        }
+
+    def _emotion_features(self, rec: ClipRecord, path: Path) -> dict:
+        take_id = rec.clip_id if self.is_gt else f"take-{rec.clip_id}"
+        self.feats_pred[rec.clip_id] = self.classifier.file_features(take_id, path)
+        if rec.audio_path is not None:
+            self.feats_gt[rec.clip_id] = self.classifier.file_features(rec.clip_id, rec.audio_path)
+        return {}
 
 
 def evaluate(
@@ -152,7 +294,6 @@ def evaluate(
     """
     from dubber.config import get_config
     from evaluation.dataset import load_records
-    from perception.audio import load_audio
 
     t_start = time.perf_counter()
     cfg = get_config()
@@ -190,92 +331,32 @@ def evaluate(
         from evaluation.emotion import EmotionClassifier
 
         classifier = EmotionClassifier.load(emotion_model, cache_dir=cache / "emotion-features")
-    transcriber = None
-    if with_wer:
-        from evaluation.wer import get_transcriber
-
-        transcriber = get_transcriber()
-    encoder = None
-    prompts = pick_prompts([r for r, _ in todo], all_records) if with_secs else {}
-    if with_secs:
-        from perception.speaker import get_speaker_encoder
-
-        encoder = get_speaker_encoder()
-    lips = LipCache(cache / "lips") if with_sync else None
-    prompt_vectors: dict[str, np.ndarray] = {}
-
+    meter = _ClipMeter(
+        sr=sr,
+        fps=fps,
+        is_gt=is_gt,
+        with_wer=with_wer,
+        with_mcd=with_mcd,
+        prompts=pick_prompts([r for r, _ in todo], all_records) if with_secs else None,
+        lips=LipCache(cache / "lips") if with_sync else None,
+        classifier=classifier,
+    )
     rows: list[dict] = []
     failed: dict[str, str] = {}
-    feats_pred: dict[str, np.ndarray] = {}
-    feats_gt: dict[str, np.ndarray] = {}
     iterator = todo
     if progress:
         from tqdm import tqdm
 
         iterator = tqdm(todo, desc=f"eval {split}", unit="clip")
     for rec, path in iterator:
-        row: dict = {"clip_id": rec.clip_id, "speaker": rec.speaker, "emotion": rec.emotion, "text": rec.text,
-                     "pred_path": str(path)}  # fmt: skip
         try:
-            take = load_audio(path, sr)
-            gt_audio = load_audio(rec.audio_path, sr) if rec.audio_path is not None else None
-            num_frames = _num_frames(rec, fps)
-            row["duration_s"] = round(len(take) / sr, 3)
-            row["num_frames"] = num_frames
-            from evaluation.sync import av_sync, duration_error_frames
-
-            row["duration_error_frames"] = round(duration_error_frames(len(take) / sr, num_frames, fps), 3)
-            if transcriber is not None:
-                from evaluation.wer import word_errors
-
-                hyp = transcriber.transcribe(take, sr)
-                we = word_errors(rec.text, hyp)
-                row.update(
-                    asr=hyp, wer=round(we.rate, 4), word_errors=we.errors, ref_words=we.reference_words
-                )
-            if encoder is not None:
-                prompt_rec, is_self = prompts[rec.clip_id]
-                if prompt_rec.clip_id not in prompt_vectors:
-                    prompt_audio = gt_audio if is_self else load_audio(prompt_rec.audio_path, sr)
-                    prompt_vectors[prompt_rec.clip_id] = encoder.embed(
-                        prompt_audio, sr, source=str(prompt_rec.audio_path)
-                    )
-                from perception.speaker import cosine
-
-                vec = encoder.embed(take, sr, source=str(path))
-                row.update(secs=round(cosine(vec, prompt_vectors[prompt_rec.clip_id]), 4),
-                           prompt_clip=prompt_rec.clip_id, prompt_is_self=is_self)  # fmt: skip
-            if lips is not None:
-                from perception.audio import loudness_envelope
-
-                inner = lips.inner_opening(rec.video_path)
-                loud = loudness_envelope(take, sr, fps, num_frames=len(inner))
-                s = av_sync(inner, loud)
-                row.update(
-                    sync_offset_frames=int(s.offset_frames) if s.measured else None,
-                    sync_confidence=round(float(s.confidence), 4) if s.measured else None,
-                )
-            if with_mcd and gt_audio is not None:
-                from evaluation.mcd import mcd_details
-
-                m = mcd_details(gt_audio, take, sr)
-                row.update(
-                    mcd_dtw_sl=round(m.mcd_dtw_sl, 4),
-                    mcd_dtw=round(m.mcd_dtw, 4),
-                    sl_factor=round(m.sl_factor, 4),
-                )
-            if classifier is not None:
-                feats_pred[rec.clip_id] = classifier.cache.features(f"take-{rec.clip_id}", path)[0]
-                if rec.audio_path is not None:
-                    feats_gt[rec.clip_id] = classifier.cache.features(rec.clip_id, rec.audio_path)[0]
-        except DubberError as exc:
+            rows.append(meter.measure(rec, path))
+        except DubberError as exc:  # the take or its ground truth cannot be read: the clip fails
             failed[rec.clip_id] = exc.one_line()
             log.warning("%s: %s", rec.clip_id, exc.one_line())
-            continue
-        rows.append(row)
 
     if classifier is not None:
-        _add_emotion(classifier, rows, feats_pred, feats_gt)
+        _add_emotion(classifier, rows, meter.feats_pred, meter.feats_gt)
 
     result = {
         "name": name or ("ground truth" if is_gt else Path(pred_dir).name),
@@ -337,6 +418,11 @@ def aggregate(rows: list[dict], missing: int = 0, failed: int = 0) -> dict:
     agg["secs"] = _mean(r.get("secs") for r in rows)
     agg["emo_acc"] = _mean(r.get("emotion_correct") for r in rows)
     agg["emo_acc_gt"] = _mean(r.get("emotion_correct_gt") for r in rows)
+    agg["emo_speaker_normalised_clips"] = sum(r.get("emotion_pred_mode") == "speaker" for r in rows)
+    # lines whose words say nothing of the emotion: only the voice can carry it there
+    neutral_worded = [r for r in rows if r.get("wording") == "neutral"]
+    agg["emo_acc_neutral_wording"] = _mean(r.get("emotion_correct") for r in neutral_worded)
+    agg["emo_acc_gt_neutral_wording"] = _mean(r.get("emotion_correct_gt") for r in neutral_worded)
     agg["duration_error_frames"] = _mean(r.get("duration_error_frames") for r in rows)
     agg["abs_duration_error_frames"] = _mean(
         abs(r["duration_error_frames"]) if r.get("duration_error_frames") is not None else None for r in rows
@@ -365,7 +451,7 @@ def markdown_row(result: dict) -> str:
     a = result["aggregate"]
     cells = [
         result["name"],
-        str(a["clips"]),
+        str(a["clips"]) + (f" (+{a['failed']} failed)" if a.get("failed") else ""),
         _fmt(a["wer"], pct=True),
         _fmt(a["secs"]),
         _fmt(a["emo_acc"], pct=True),
@@ -398,10 +484,13 @@ def markdown_clips(result: dict) -> str:
     return "\n".join(lines)
 
 
-def to_markdown(result: dict) -> str:
+def to_markdown(result: dict, level: int = 1) -> str:
+    """The report of one result: its table row, notes, per-clip table and failures (``level``: heading
+    depth of the title)."""
     a = result["aggregate"]
+    h, sub = "#" * level, "#" * (level + 1)
     notes = [
-        f"# Evaluation: {result['name']} on {result['split']}",
+        f"{h} Evaluation: {result['name']} on {result['split']}",
         "",
         f"corpus `{result['corpus']}`, takes `{result['pred']}`; {a['clips']} clips measured, "
         f"{a['missing']} without a take, {a['failed']} failed.",
@@ -410,16 +499,23 @@ def to_markdown(result: dict) -> str:
         "",
         "WER: Whisper tiny.en, normalised text, mean over clips (corpus-level "
         f"{_fmt(a['wer_corpus'], pct=True)} %). SECS: to the ground truth of another clip of the same speaker. "
-        "EMO-ACC GT: the classifier on the ground-truth audio of the same clips. Duration error: mean absolute "
-        "take-minus-video length. Sync: lip opening vs loudness over +-5 frames.",
+        "EMO-ACC GT: the classifier on the ground-truth audio of the same clips"
+        + (
+            f" (on neutral-worded lines: {_fmt(a['emo_acc_neutral_wording'], pct=True)} % takes, "
+            f"{_fmt(a['emo_acc_gt_neutral_wording'], pct=True)} % ground truth)"
+            if a.get("emo_acc_neutral_wording") is not None
+            else ""
+        )
+        + ". Duration error: mean absolute take-minus-video length. Sync: lip opening vs loudness over +-5 "
+        "frames (abs. offset, best 0; confidence = peak minus median correlation).",
         "",
-        "## Clips",
+        f"{sub} Clips",
         "",
         markdown_clips(result),
         "",
     ]
     if result["failed"]:
-        notes += ["## Failed", ""] + [f"- {k}: {v}" for k, v in result["failed"].items()] + [""]
+        notes += [f"{sub} Failed", ""] + [f"- {k}: {v}" for k, v in result["failed"].items()] + [""]
     return "\n".join(notes)
 
 
@@ -438,4 +534,21 @@ def write_report(result: dict, json_path: str | Path) -> tuple[Path, Path]:
     json_path.write_text(json.dumps(result, indent=1, default=_json_default) + "\n", encoding="utf-8")
     md_path = json_path.with_suffix(".md")
     md_path.write_text(to_markdown(result), encoding="utf-8")
+    return json_path, md_path
+
+
+def write_comparison(results: list[dict], json_path: str | Path) -> tuple[Path, Path]:
+    """Several results of one split (ablations): ``{"results": [...]}`` as JSON, and a markdown file with
+    the side-by-side table followed by each system's own report."""
+    json_path = Path(json_path)
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(
+        json.dumps({"results": results}, indent=1, default=_json_default) + "\n", encoding="utf-8"
+    )
+    md_path = json_path.with_suffix(".md")
+    split = results[0]["split"] if results else ""
+    parts = [f"# Evaluation on {split}", "", markdown_table(results), ""]
+    for r in results:
+        parts += ["", to_markdown(r, level=2)]
+    md_path.write_text("\n".join(parts), encoding="utf-8")
     return json_path, md_path

@@ -127,6 +127,7 @@ def test_empty_line_is_refused():
         render_line(" ... ", VOICE_BANK[0])
 
 
+@pytest.mark.slow
 def test_two_voices_are_distinct_speakers():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

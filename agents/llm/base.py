@@ -76,7 +76,7 @@ class Deadline:
         if self.expired:
             raise LLMTimeoutError(
                 f"{what} took longer than {self.seconds:g} s (stopped after {self.elapsed():.2f} s)",
-                hint="raise llm.timeout_s (DUBBER_LLM__TIMEOUT_S) or lower llm.max_new_tokens",
+                hint="raise llm.timeout_s (DUBBER_LLM__TIMEOUT_S), shorten the prompt or lower llm.max_new_tokens",
             )
 
 

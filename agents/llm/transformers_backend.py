@@ -404,7 +404,7 @@ class TransformersBackend(LLMBackend):
             raise LLMTimeoutError(
                 f"LLM generation took longer than {deadline.seconds:g} s "
                 f"(stopped after {out.shape[1] - ids.shape[1]} token(s), {deadline.elapsed():.2f} s)",
-                hint="raise llm.timeout_s (DUBBER_LLM__TIMEOUT_S) or lower llm.max_new_tokens",
+                hint="raise llm.timeout_s (DUBBER_LLM__TIMEOUT_S), shorten the prompt or lower llm.max_new_tokens",
             )
         return self.tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
 

@@ -1,0 +1,574 @@
+"""Per-modality emotion captions for a clip: what the director writes into the Reference Footage library.
+
+Authentic-Dubber's director has an LLM describe each library clip's emotion per modality (scene, face,
+text, audio); the library embeds those captions (MiniLM) and retrieves by cosine per modality (DESIGN 1-3).
+Here that is two steps:
+
+1. **Descriptors** (rules, deterministic): one function per modality turns measured numbers into plain
+   words (``describe_scene``, ``describe_face``, ``describe_text``, ``describe_audio``). They only say what
+   was measured: "dim, cold bluish light, saturated colours, almost no motion".
+2. **Captions** (``CaptionWriter``): the LLM rewrites a descriptor into one short emotional sentence through
+   a few-shot prompt per modality ("The scene is cold and dark, heavy with dread."). The CPU model is a
+   270M *base* model: it follows examples, not instructions, so each prompt is a handful of worked
+   examples and the reply is cut at the first newline and validated. A reply that is empty, not words,
+   too long or looping, and any LLM error or timeout, falls back to the rules sentence (the descriptor
+   itself, labelled), with a warning that names the failure. Nothing is ever invented on failure.
+
+Captions are cached on disk (``<cache_dir>/captions``) keyed by modality, descriptor, model id and
+``PROMPT_VERSION``, so rebuilding a library costs no LLM time; ``CaptionWriter(use_llm=False)`` writes the
+rules sentences only, for fast builds (a ``--no-llm`` switch maps onto it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dubber.config import get_config
+
+if TYPE_CHECKING:
+    from agents.llm.base import LLMBackend
+    from perception.features import VisualFeatures
+    from perception.records import AudioFeatures
+
+log = logging.getLogger(__name__)
+
+MODALITIES: tuple[str, ...] = ("scene", "face", "text", "audio")
+PROMPT_VERSION = "captions-1"  # bump when a prompt, the validation or the descriptors' wording changes
+MAX_CAPTION_CHARS = 200
+CAPTION_MAX_NEW_TOKENS = 24  # ~2.5 s at ~9 tok/s on CPU; the few-shot captions are 8-14 tokens
+
+
+# ---------------------------------------------------------------------------------------------- scene
+_HUES: tuple[tuple[float, str], ...] = (
+    # upper bound of the hue_mean range (0..1 colour wheel, red at 0) -> adjective
+    (0.04, "reddish"), (0.11, "orange"), (0.19, "yellowish"), (0.45, "greenish"), (0.55, "cyan"),
+    (0.72, "bluish"), (0.85, "purplish"), (0.95, "pinkish"), (1.01, "reddish"),
+)  # fmt: skip
+
+
+def _band(value: float, bands: tuple[tuple[float, str], ...], last: str) -> str:
+    """The word of the first band whose upper bound is above ``value``; ``last`` beyond them all."""
+    for upper, word in bands:
+        if value < upper:
+            return word
+    return last
+
+
+def _hue_word(hue: float) -> str:
+    return _band(hue % 1.0, _HUES, "reddish")
+
+
+def describe_scene(visual: VisualFeatures) -> str:
+    """Light, colour and motion of the whole frame in words.
+
+    Bands were set on the corpus's mood backgrounds (``corpora.scenes.MOODS`` rendered by
+    ``corpora.faces.render_backgrounds`` and measured by ``perception.scene.scene_stats``): brightness runs
+    from 0.10 (fear, night) to 0.85 (happy, bright day), saturation from 0.15 (neutral room) to 0.78
+    (angry red), motion of a drifting background is ~0.0005 and a speaking face adds ~0.003.
+    """
+    s = visual.scene
+    parts = [
+        _band(
+            s["brightness_mean"],
+            ((0.15, "very dark"), (0.3, "dark"), (0.45, "dim"), (0.65, "evenly lit"), (0.8, "bright")),
+            "very bright",
+        )
+    ]
+    warmth, sat = s["warmth"], s["saturation_mean"]
+    temperature = "warm" if warmth > 0.2 else "cold" if warmth < -0.1 else ""
+    hue = _hue_word(s["hue_mean"]) if sat >= 0.15 else "grey"
+    parts.append(" ".join(w for w in (temperature, hue, "light") if w))
+    parts.append(
+        _band(
+            sat, ((0.15, "washed-out colours"), (0.3, "muted colours"), (0.55, "rich colours")), "saturated colours"
+        )
+    )
+    if s["brightness_std"] < 0.04:
+        parts.append("flat low-contrast light")
+    elif s["brightness_std"] > 0.2:
+        parts.append("high contrast")
+    motion = s["motion_mean"]
+    parts.append(
+        _band(
+            motion,
+            ((0.003, "almost no motion"), (0.01, "little motion"), (0.03, "steady motion")),
+            "fast, busy motion",
+        )
+    )
+    if motion >= 0.005 and s["motion_std"] > 1.5 * motion:
+        parts.append("sudden jolts")
+    return ", ".join(parts)
+
+
+# ----------------------------------------------------------------------------------------------- face
+# Typical landmark geometry of a neutral *speaking* drawn face, and the change that counts as one step.
+# Obtained by drawing 6 random ``corpora.faces.FaceStyle``s (rng seed 0) with ``emotion_pose('neutral')``
+# at mouth openings 0, 0.25, 0.45, 0.6 and 0.8 over the neutral mood background, tracking them with
+# ``perception.face.FaceTracker`` and taking the per-style median of ``perception.geometry`` measures, then
+# the mean over styles (the across-style spread is in the comment). Full-intensity emotion poses measured
+# the same way, for scale: happy corner lift 0.173 / width 1.033; sad corner lift 0.005, eyes 0.155;
+# angry corner lift 0.033, eyes 0.205; fear brows 0.342, eyes 0.216; surprise brows 0.346, eyes 0.219;
+# disgust brows 0.255, corner lift 0.015. (The landmark fit barely follows a drawn brow's lowering.)
+# Real footage has other typical values: pass ``reference=`` to ``describe_face`` for it.
+FACE_REFERENCE: dict[str, tuple[float, float]] = {
+    "brow_raise": (0.278, 0.020),  # across-style sd 0.019
+    "brow_gap": (0.344, 0.025),  # sd 0.024
+    "eye_open": (0.186, 0.010),  # sd 0.006
+    "mouth_corner_lift": (0.062, 0.025),  # sd 0.008
+    "mouth_open": (0.211, 0.100),  # sd 0.011; speech moves it far more than any expression
+    "mouth_width": (0.832, 0.050),  # sd 0.017
+}
+
+
+def _z(geometry: dict[str, float], name: str, reference: dict[str, tuple[float, float]]) -> float:
+    value = geometry.get(name, float("nan"))
+    typical, step = reference[name]
+    return (value - typical) / step if value is not None and math.isfinite(value) else float("nan")
+
+
+def describe_face(
+    visual: VisualFeatures, reference: dict[str, tuple[float, float]] | None = None, top: int = 3
+) -> str:
+    """Brows, eyes and mouth relative to a typical neutral face, then the FER model's leading readings."""
+    ref = FACE_REFERENCE if reference is None else reference
+    if visual.face_share <= 0:
+        return "no face is visible"
+    g = visual.geometry
+    parts: list[str] = []
+    brow, gap = _z(g, "brow_raise", ref), _z(g, "brow_gap", ref)
+    brow_words = []
+    if brow >= 2.5:
+        brow_words.append("raised high")
+    elif brow >= 1:
+        brow_words.append("raised")
+    elif brow <= -2.5:
+        brow_words.append("pulled down hard")
+    elif brow <= -1:
+        brow_words.append("lowered")
+    if gap <= -1:
+        brow_words.append("drawn together")
+    if brow_words:
+        parts.append("brows " + " and ".join(brow_words))
+    eyes = _z(g, "eye_open", ref)
+    if eyes >= 2.5:
+        parts.append("eyes very wide")
+    elif eyes >= 1:
+        parts.append("eyes wide")
+    elif eyes <= -4:
+        parts.append("eyes nearly shut")
+    elif eyes <= -1:
+        parts.append("eyes narrowed")
+    corners = _z(g, "mouth_corner_lift", ref)
+    if corners >= 3:
+        parts.append("lip corners pulled up in a broad smile")
+    elif corners >= 1:
+        parts.append("lip corners up")
+    elif corners <= -2.5:
+        parts.append("lip corners pulled down hard")
+    elif corners <= -1:
+        parts.append("lip corners down")
+    width = _z(g, "mouth_width", ref)
+    if width >= 2:
+        parts.append("mouth stretched wide")
+    elif width <= -1:
+        parts.append("mouth narrowed")
+    opening = _z(g, "mouth_open", ref)
+    if opening >= 2:
+        parts.append("jaw dropped open")
+    elif opening <= -1.5:
+        parts.append("mouth mostly closed")
+    if not parts:
+        measured = any(math.isfinite(v) for v in g.values() if v is not None)
+        parts.append("features close to a relaxed face" if measured else "landmarks not measured")
+    text = ", ".join(parts)
+    ranked = sorted(visual.expression.items(), key=lambda kv: -kv[1])
+    shown = [(k, p) for k, p in ranked[:top] if p >= 0.15] or ranked[:1]
+    text += "; the expression model reads " + ", ".join(f"{k} {p:.2f}" for k, p in shown)
+    if visual.face_share < 0.5:
+        text += f"; face seen in only {visual.face_share:.0%} of frames"
+    return text
+
+
+# ----------------------------------------------------------------------------------------------- text
+_CAPS_OK = {"I", "OK", "TV", "USA", "UK", "FBI", "CIA", "DNA", "ID"}  # all-caps words that are not shouting
+
+
+def describe_text(text: str, max_chars: int = 240) -> str:
+    """The line in quotes, then its punctuation cues (exclamation, question, ellipsis, all-caps words...)."""
+    line = " ".join(str(text).split())
+    cues: list[str] = []
+    bangs = line.count("!")
+    if bangs:
+        cues.append("several exclamations" if bangs > 1 else "exclamation")
+    if "?" in line:
+        cues.append("question")
+    if "..." in line or "\u2026" in line:
+        cues.append("trailing off with an ellipsis")
+    if "--" in line or "\u2014" in line or " - " in line:
+        cues.append("broken by a dash")
+    caps = [
+        w
+        for w in re.findall(r"[A-Za-z][A-Za-z']*", line)
+        if len(w) >= 2 and w.isupper() and w.strip("'") not in _CAPS_OK
+    ]
+    if caps:
+        cues.append("all-caps words: " + " ".join(dict.fromkeys(caps)))
+    if re.search(r"\b([A-Za-z])-\1", line, flags=re.IGNORECASE):
+        cues.append("stammer")
+    drawn = re.findall(r"\b\w*([A-Za-z])\1\1\w*", line)
+    if drawn:
+        cues.append("drawn-out word")
+    if len(line) > max_chars:
+        line = line[: max_chars - 1].rstrip() + "\u2026"
+    return f'"{line}" ({"; ".join(cues) if cues else "plain statement"})'
+
+
+# ---------------------------------------------------------------------------------------------- audio
+def describe_audio(features: AudioFeatures) -> str:
+    """Pitch level and movement, loudness, pace and pauses of the speech in words.
+
+    Bands were set on 40 clips of the synthetic corpus (flite / espeak voices reshaped with WORLD, 16 kHz):
+    voiced-frame energy runs about -19 dBFS (angry) to -29 dBFS (sad); F0 coefficient of variation 0.07
+    (neutral) to 0.2 (excited); eGeMAPS loudness peaks 2.6 to 5.2 per second; voiced share 0.4 to 0.73.
+    Levels depend on recording gain, so real footage should be loudness-normalised first.
+    """
+    s = features.summary()
+    if s["voiced_share"] <= 0 or s["f0_mean_hz"] <= 0:
+        return "no voiced speech detected"
+    f0 = s["f0_mean_hz"]
+    parts = [
+        _band(
+            f0, ((100, "very low"), (140, "low"), (200, "medium"), (260, "high")), "very high"
+        )
+        + f" pitch (about {f0:.0f} Hz)"
+    ]
+    cv = s["f0_std_hz"] / f0
+    parts.append(
+        _band(
+            cv,
+            ((0.08, "flat monotone intonation"), (0.12, "steady intonation"), (0.16, "lively intonation")),
+            "wide pitch swings",
+        )
+    )
+    voiced = features.voiced
+    energy = features.energy_db[voiced] if voiced.any() and len(voiced) == len(features.energy_db) else None
+    level = float(energy.mean()) if energy is not None and len(energy) else s["energy_mean_db"]
+    parts.append(_band(level, ((-28, "quiet, subdued voice"), (-25, "soft voice"), (-21.5, "normal loudness")), "loud voice"))
+    rate = features.egemaps.get("loudnessPeaksPerSec") if features.egemaps else None
+    if rate is not None and math.isfinite(rate):
+        parts.append(_band(rate, ((3.0, "slow pace"), (4.3, "moderate pace")), "fast pace"))
+    vs = s["voiced_share"]
+    if vs < 0.45:
+        parts.append("long pauses")
+    elif vs > 0.68:
+        parts.append("continuous, hardly any pauses")
+    return ", ".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------- prompts
+# Few-shot examples per modality: (descriptor, caption). Written for this prompt; never corpus lines.
+_EXAMPLES: dict[str, tuple[str, str, tuple[tuple[str, str], ...]]] = {
+    # modality: (what the descriptor is called, what the caption is called, examples)
+    "scene": (
+        "Look",
+        "Mood",
+        (
+            ("very dark, cold bluish light, muted colours, almost no motion",
+             "The scene is cold and dark, heavy with dread."),
+            ("very bright, warm yellowish light, saturated colours, steady motion",
+             "A sunny, golden scene full of cheerful energy."),
+            ("dark, warm reddish light, saturated colours, fast, busy motion",
+             "A harsh red glow and restless motion charge the scene with rage."),
+            ("evenly lit, grey light, washed-out colours, almost no motion",
+             "A plain, quiet room with a calm, ordinary mood."),
+        ),
+    ),
+    "face": (
+        "Face",
+        "Emotion",
+        (
+            ("brows lowered and drawn together, lip corners down; the expression model reads angry 0.52, "
+             "neutral 0.21", "A hard, tense face, glaring in anger."),
+            ("eyes narrowed, lip corners pulled up in a broad smile, mouth stretched wide; the expression "
+             "model reads happy 0.77", "A warm, beaming smile full of joy."),
+            ("brows raised high, eyes very wide; the expression model reads fear 0.44, surprise 0.30",
+             "Wide eyes and raised brows show sudden fear."),
+            ("eyes narrowed, lip corners pulled down hard; the expression model reads sad 0.61",
+             "A drooping, downcast face, close to tears."),
+        ),
+    ),
+    "text": (
+        "Line",
+        "Feeling",
+        (
+            ('"Get out of my house, NOW!" (exclamation; all-caps words: NOW)',
+             "A furious, shouted order to leave."),
+            ('"I really thought she would come back..." (trailing off with an ellipsis)',
+             "Quiet, aching disappointment and longing."),
+            ('"Wait, you did all this for me?" (question)', "Amazed, touched disbelief."),
+            ('"The train leaves at nine." (plain statement)', "A calm, matter-of-fact remark."),
+        ),
+    ),
+    "audio": (
+        "Voice",
+        "Tone",
+        (
+            ("high pitch (about 240 Hz), wide pitch swings, loud voice, fast pace",
+             "An excited, bursting voice, almost shouting with joy."),
+            ("very low pitch (about 90 Hz), flat monotone intonation, quiet, subdued voice, slow pace",
+             "A heavy, weary voice sinking into sadness."),
+            ("low pitch (about 120 Hz), lively intonation, loud voice, fast pace",
+             "A sharp, forceful voice boiling with anger."),
+            ("medium pitch (about 170 Hz), steady intonation, normal loudness, moderate pace",
+             "An even, relaxed voice with no strong feeling."),
+        ),
+    ),
+}  # fmt: skip
+
+_HEADERS = {
+    "scene": "How a film shot looks, and the mood it sets, in one short sentence.",
+    "face": "A character's facial expression, and the emotion it shows, in one short sentence.",
+    "text": "A line of film dialogue, and the feeling behind it, in one short sentence.",
+    "audio": "How a line is spoken, and the emotion in the voice, in one short sentence.",
+}
+
+_RULE_PREFIX = {"scene": "Scene", "face": "Face", "text": "Line", "audio": "Voice"}
+
+
+def caption_prompt(modality: str, descriptor: str) -> str:
+    """The few-shot prompt whose continuation is the caption (ends with ``<caption label>:``)."""
+    _check_modality(modality)
+    given, wanted, examples = _EXAMPLES[modality]
+    lines = [_HEADERS[modality], ""]
+    for d, c in examples:
+        lines += [f"{given}: {d}", f"{wanted}: {c}", ""]
+    lines += [f"{given}: {_one_line(descriptor)}", f"{wanted}:"]
+    return "\n".join(lines)
+
+
+def rules_caption(modality: str, descriptor: str) -> str:
+    """The fallback sentence: the descriptor itself, labelled with its modality (it adds nothing)."""
+    _check_modality(modality)
+    text = _one_line(descriptor).rstrip(" .;,")
+    return f"{_RULE_PREFIX[modality]}: {text}."
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _check_modality(modality: str) -> None:
+    if modality not in MODALITIES:
+        raise ValueError(f"unknown caption modality {modality!r}; one of {', '.join(MODALITIES)}")
+
+
+def validate_caption(reply: str) -> str:
+    """The caption from an LLM reply (first line, trimmed), or ``ValueError`` saying what is wrong."""
+    text = str(reply).strip().splitlines()[0].strip() if str(reply).strip() else ""
+    text = text.strip(" \"'`*")
+    if not text:
+        raise ValueError("empty reply")
+    letters = sum(c.isalpha() for c in text)
+    if letters < 8 or letters < 0.6 * len(text.replace(" ", "")):
+        raise ValueError(f"not words: {text[:60]!r}")
+    words = re.findall(r"[a-z']+", text.lower())
+    if len(words) < 3:
+        raise ValueError(f"too short: {text!r}")
+    if len(text) > MAX_CAPTION_CHARS:
+        raise ValueError(f"too long ({len(text)} chars)")
+    if _loops(words):
+        raise ValueError(f"repetition loop: {text[:80]!r}")
+    if text[-1] not in ".!?":
+        # cut by the token limit mid-sentence: keep it only when it ends on a whole clause
+        cut = max(text.rfind(","), text.rfind(";"))
+        if len(words) < 4 or cut < 0:
+            text += "."
+        else:
+            text = text[:cut].rstrip() + "."
+    return text
+
+
+def _loops(words: list[str]) -> bool:
+    """True when a word or a 2-3 word phrase repeats back to back (greedy decoding's typical loop)."""
+    for n in (1, 2, 3):
+        for i in range(len(words) - 2 * n + 1):
+            if words[i : i + n] == words[i + n : i + 2 * n] and (n > 1 or len(words[i]) > 2):
+                if n == 1 and i + 2 < len(words) and words[i + 2] != words[i]:
+                    continue  # one doubled short word ("very very") is tolerated once
+                return True
+    return False
+
+
+# ---------------------------------------------------------------------------------------------- writer
+@dataclass(frozen=True)
+class Caption:
+    modality: str
+    text: str
+    source: str  # "llm" or "rules"
+
+
+class CaptionWriter:
+    """Writes one caption per modality: the LLM's rewrite of the descriptor, or the rules sentence.
+
+    ``backend``: an ``LLMBackend`` (default: ``agents.llm.get_backend()``, loaded on the first cache miss).
+    ``use_llm=False``: rules sentences only (fast library builds; what a ``--no-llm`` switch sets).
+    ``timeout_s``: per-caption LLM time limit (default: the backend's ``llm.timeout_s``).
+    ``cache``: read and write the on-disk caption cache under ``cache_dir`` (default
+    ``<config cache_dir>/captions``).
+
+    Counters: ``llm_calls`` (generations run), ``cache_hits``, ``fallbacks`` (LLM failures that fell back).
+    """
+
+    def __init__(
+        self,
+        backend: LLMBackend | None = None,
+        use_llm: bool = True,
+        *,
+        timeout_s: float | None = None,
+        max_new_tokens: int = CAPTION_MAX_NEW_TOKENS,
+        cache: bool = True,
+        cache_dir: str | Path | None = None,
+    ):
+        self._backend = backend
+        self.use_llm = bool(use_llm)
+        self.timeout_s = timeout_s
+        self.max_new_tokens = int(max_new_tokens)
+        self.cache = bool(cache)
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else get_config().cache_dir / "captions"
+        self.llm_calls = 0
+        self.cache_hits = 0
+        self.fallbacks = 0
+        self._lock = threading.Lock()
+
+    # -- model --------------------------------------------------------------------------------------
+    @property
+    def backend(self) -> LLMBackend:
+        if self._backend is None:
+            from agents.llm import get_backend
+
+            self._backend = get_backend()
+        return self._backend
+
+    @property
+    def model_id(self) -> str:
+        """The id in the cache key; known from the configuration without loading the model."""
+        if self._backend is not None:
+            return str(self._backend.model_id)
+        cfg = get_config().llm
+        if cfg.model:
+            return f"{cfg.backend}:{cfg.model}"
+        from agents.llm.transformers_backend import GEMMA_MODEL_ID
+
+        return GEMMA_MODEL_ID
+
+    # -- cache --------------------------------------------------------------------------------------
+    def _cache_path(self, modality: str, descriptor: str) -> Path:
+        key = json.dumps([modality, _one_line(descriptor), self.model_id, PROMPT_VERSION])
+        digest = hashlib.sha1(key.encode("utf-8")).hexdigest()
+        return self.cache_dir / digest[:2] / f"{digest}.json"
+
+    def _cache_get(self, path: Path) -> Caption | None:
+        if not self.cache or not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return Caption(data["modality"], data["text"], data["source"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("caption cache entry %s is unreadable (%s); writing it again", path, exc)
+            return None
+
+    def _cache_put(self, path: Path, caption: Caption, descriptor: str) -> None:
+        if not self.cache:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = {**asdict(caption), "descriptor": descriptor, "model": self.model_id, "prompt": PROMPT_VERSION}
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, path)
+
+    # -- captions -----------------------------------------------------------------------------------
+    def caption(self, modality: str, descriptor: str) -> Caption:
+        """One caption for ``descriptor`` (from a ``describe_*`` function) of ``modality``."""
+        _check_modality(modality)
+        descriptor = _one_line(descriptor)
+        if not self.use_llm:
+            return Caption(modality, rules_caption(modality, descriptor), "rules")
+        path = self._cache_path(modality, descriptor)
+        cached = self._cache_get(path)
+        if cached is not None:
+            with self._lock:
+                self.cache_hits += 1
+            return cached
+        from agents.llm.base import LLMOutputError, LLMTimeoutError
+        from dubber.errors import DubberError
+
+        with self._lock:
+            self.llm_calls += 1
+        try:
+            reply = self.backend.generate(
+                caption_prompt(modality, descriptor),
+                max_new_tokens=self.max_new_tokens,
+                stop=["\n"],
+                timeout_s=self.timeout_s,
+            )
+        except (LLMTimeoutError, LLMOutputError) as exc:
+            # transient (time) or backend-side: not cached, the next build tries the LLM again
+            return self._fallback(modality, descriptor, f"{type(exc).__name__}: {exc}")
+        except DubberError:
+            raise  # a missing or misconfigured model is the user's to fix, not something to hide
+        except Exception as exc:  # noqa: BLE001 - any runtime failure of the model falls back, loudly
+            return self._fallback(modality, descriptor, f"{type(exc).__name__}: {exc}")
+        try:
+            text = validate_caption(reply)
+        except ValueError as exc:
+            # greedy decoding repeats itself: the same descriptor gives the same garbage, so cache it
+            caption = self._fallback(modality, descriptor, f"unusable reply ({exc})")
+            self._cache_put(path, caption, descriptor)
+            return caption
+        caption = Caption(modality, text, "llm")
+        self._cache_put(path, caption, descriptor)
+        return caption
+
+    def _fallback(self, modality: str, descriptor: str, why: str) -> Caption:
+        with self._lock:
+            self.fallbacks += 1
+        log.warning("%s caption: LLM failed (%s); using the rules sentence", modality, why)
+        return Caption(modality, rules_caption(modality, descriptor), "rules")
+
+    def descriptors(
+        self,
+        visual: VisualFeatures | None,
+        text: str | None,
+        audio_features: AudioFeatures | None = None,
+    ) -> dict[str, str]:
+        """The descriptor of every modality the inputs cover (scene and face need ``visual``...)."""
+        out: dict[str, str] = {}
+        if visual is not None:
+            out["scene"] = describe_scene(visual)
+            out["face"] = describe_face(visual)
+        if text is not None and str(text).strip():
+            out["text"] = describe_text(text)
+        if audio_features is not None:
+            out["audio"] = describe_audio(audio_features)
+        return out
+
+    def caption_clip(
+        self,
+        visual: VisualFeatures | None,
+        text: str | None,
+        audio_features: AudioFeatures | None = None,
+    ) -> dict[str, Caption]:
+        """Captions for one clip: scene and face (from ``visual``), text, and audio when given."""
+        return {m: self.caption(m, d) for m, d in self.descriptors(visual, text, audio_features).items()}
+
+    def stats(self) -> dict[str, int]:
+        return {"llm_calls": self.llm_calls, "cache_hits": self.cache_hits, "fallbacks": self.fallbacks}
