@@ -89,7 +89,9 @@ def describe_scene(visual: VisualFeatures) -> str:
     parts.append(" ".join(w for w in (temperature, hue, "light") if w))
     parts.append(
         _band(
-            sat, ((0.15, "washed-out colours"), (0.3, "muted colours"), (0.55, "rich colours")), "saturated colours"
+            sat,
+            ((0.15, "washed-out colours"), (0.3, "muted colours"), (0.55, "rich colours")),
+            "saturated colours",
         )
     )
     if s["brightness_std"] < 0.04:
@@ -151,7 +153,7 @@ def describe_face(
     elif brow >= 1:
         brow_words.append("raised")
     elif brow <= -2.5:
-        brow_words.append("pulled down hard")
+        brow_words.append("lowered hard")
     elif brow <= -1:
         brow_words.append("lowered")
     if gap <= -1:
@@ -242,13 +244,11 @@ def describe_audio(features: AudioFeatures) -> str:
     Levels depend on recording gain, so real footage should be loudness-normalised first.
     """
     s = features.summary()
-    if s["voiced_share"] <= 0 or s["f0_mean_hz"] <= 0:
+    if s["voiced_share"] < 0.05 or s["f0_mean_hz"] <= 0:  # a few stray voiced frames are no speech
         return "no voiced speech detected"
     f0 = s["f0_mean_hz"]
     parts = [
-        _band(
-            f0, ((100, "very low"), (140, "low"), (200, "medium"), (260, "high")), "very high"
-        )
+        _band(f0, ((100, "very low"), (140, "low"), (200, "medium"), (260, "high")), "very high")
         + f" pitch (about {f0:.0f} Hz)"
     ]
     cv = s["f0_std_hz"] / f0
@@ -262,7 +262,13 @@ def describe_audio(features: AudioFeatures) -> str:
     voiced = features.voiced
     energy = features.energy_db[voiced] if voiced.any() and len(voiced) == len(features.energy_db) else None
     level = float(energy.mean()) if energy is not None and len(energy) else s["energy_mean_db"]
-    parts.append(_band(level, ((-28, "quiet, subdued voice"), (-25, "soft voice"), (-21.5, "normal loudness")), "loud voice"))
+    parts.append(
+        _band(
+            level,
+            ((-28, "quiet, subdued voice"), (-25, "soft voice"), (-21.5, "normal loudness")),
+            "loud voice",
+        )
+    )
     rate = features.egemaps.get("loudnessPeaksPerSec") if features.egemaps else None
     if rate is not None and math.isfinite(rate):
         parts.append(_band(rate, ((3.0, "slow pace"), (4.3, "moderate pace")), "fast pace"))
@@ -277,59 +283,71 @@ def describe_audio(features: AudioFeatures) -> str:
 # ---------------------------------------------------------------------------------------------- prompts
 # Few-shot examples per modality: (descriptor, caption). Written for this prompt; never corpus lines.
 _EXAMPLES: dict[str, tuple[str, str, tuple[tuple[str, str], ...]]] = {
-    # modality: (what the descriptor is called, what the caption is called, examples)
+    # modality: (what the descriptor is called, what the caption is called, examples). The captions keep
+    # the descriptor's own words and add one mood: a small base model then copies what it was given
+    # instead of copying an example.
     "scene": (
         "Look",
         "Mood",
         (
-            ("very dark, cold bluish light, muted colours, almost no motion",
-             "The scene is cold and dark, heavy with dread."),
-            ("very bright, warm yellowish light, saturated colours, steady motion",
-             "A sunny, golden scene full of cheerful energy."),
-            ("dark, warm reddish light, saturated colours, fast, busy motion",
-             "A harsh red glow and restless motion charge the scene with rage."),
             ("evenly lit, grey light, washed-out colours, almost no motion",
-             "A plain, quiet room with a calm, ordinary mood."),
+             "Even grey light and stillness: a calm, ordinary scene."),
+            ("very bright, warm yellowish light, saturated colours, steady motion",
+             "Bright, warm golden light: a cheerful, joyful scene."),
+            ("dark, cold bluish light, rich colours, almost no motion",
+             "Dark, cold blue light: a lonely, sorrowful scene."),
+            ("very dark, greenish light, muted colours, little motion, sudden jolts",
+             "Near darkness and sudden jolts: a scene of creeping fear."),
+            ("dark, warm reddish light, saturated colours, fast, busy motion",
+             "Dark red light and busy motion: a scene charged with rage."),
         ),
     ),
     "face": (
         "Face",
         "Emotion",
         (
-            ("brows lowered and drawn together, lip corners down; the expression model reads angry 0.52, "
-             "neutral 0.21", "A hard, tense face, glaring in anger."),
+            ("features close to a relaxed face; the expression model reads neutral 0.70",
+             "A relaxed, still face: calm and neutral."),
             ("eyes narrowed, lip corners pulled up in a broad smile, mouth stretched wide; the expression "
-             "model reads happy 0.77", "A warm, beaming smile full of joy."),
-            ("brows raised high, eyes very wide; the expression model reads fear 0.44, surprise 0.30",
-             "Wide eyes and raised brows show sudden fear."),
+             "model reads happy 0.77", "A broad smile and narrowed eyes: pure joy."),
             ("eyes narrowed, lip corners pulled down hard; the expression model reads sad 0.61",
-             "A drooping, downcast face, close to tears."),
+             "Narrowed eyes and drooping lip corners: deep sadness."),
+            ("brows raised high, eyes very wide; the expression model reads fear 0.44, surprise 0.30",
+             "Raised brows and very wide eyes: sudden fear."),
+            ("brows lowered and drawn together, eyes wide, lip corners down; the expression model reads "
+             "angry 0.52, neutral 0.21", "Lowered brows and a hard mouth: an angry glare."),
         ),
     ),
     "text": (
         "Line",
         "Feeling",
         (
-            ('"Get out of my house, NOW!" (exclamation; all-caps words: NOW)',
-             "A furious, shouted order to leave."),
+            ('"The train leaves at nine." (plain statement)', "A plain fact: calm and neutral."),
+            ('"We won! I can\'t believe we actually won!" (several exclamations)',
+             "Cheering twice over: overjoyed happiness."),
             ('"I really thought she would come back..." (trailing off with an ellipsis)',
-             "Quiet, aching disappointment and longing."),
-            ('"Wait, you did all this for me?" (question)', "Amazed, touched disbelief."),
-            ('"The train leaves at nine." (plain statement)', "A calm, matter-of-fact remark."),
+             "A line that trails off: quiet sadness and longing."),
+            ('"Wait, you did all this for me?" (question)', "An amazed question: happy surprise."),
+            ('"Please, don\'t leave me alone in here." (plain statement)',
+             "A pleading request: frightened and anxious."),
+            ('"Get out of my house, NOW!" (exclamation; all-caps words: NOW)',
+             "A shouted order to leave: furious anger."),
         ),
     ),
     "audio": (
         "Voice",
         "Tone",
         (
-            ("high pitch (about 240 Hz), wide pitch swings, loud voice, fast pace",
-             "An excited, bursting voice, almost shouting with joy."),
-            ("very low pitch (about 90 Hz), flat monotone intonation, quiet, subdued voice, slow pace",
-             "A heavy, weary voice sinking into sadness."),
-            ("low pitch (about 120 Hz), lively intonation, loud voice, fast pace",
-             "A sharp, forceful voice boiling with anger."),
             ("medium pitch (about 170 Hz), steady intonation, normal loudness, moderate pace",
-             "An even, relaxed voice with no strong feeling."),
+             "Even pitch, normal loudness and pace: calm and neutral."),
+            ("high pitch (about 240 Hz), wide pitch swings, loud voice, fast pace",
+             "High, loud and fast, with wide swings: bursting joy."),
+            ("very low pitch (about 90 Hz), flat monotone intonation, quiet, subdued voice, slow pace",
+             "Low, quiet, flat and slow: weary sadness."),
+            ("high pitch (about 220 Hz), steady intonation, soft voice, fast pace, long pauses",
+             "High, soft and hurried, with pauses: nervous fear."),
+            ("low pitch (about 120 Hz), lively intonation, loud voice, fast pace",
+             "Low, loud and fast: forceful anger."),
         ),
     ),
 }  # fmt: skip
@@ -341,6 +359,8 @@ _HEADERS = {
     "audio": "How a line is spoken, and the emotion in the voice, in one short sentence.",
 }
 
+_DTYPE_NAMES = {"bf16": "bfloat16", "fp32": "float32", "float": "float32", "fp16": "float16"}
+
 _RULE_PREFIX = {"scene": "Scene", "face": "Face", "text": "Line", "audio": "Voice"}
 
 
@@ -348,10 +368,19 @@ def caption_prompt(modality: str, descriptor: str) -> str:
     """The few-shot prompt whose continuation is the caption (ends with ``<caption label>:``)."""
     _check_modality(modality)
     given, wanted, examples = _EXAMPLES[modality]
+    descriptor = _one_line(descriptor)
     lines = [_HEADERS[modality], ""]
-    for d, c in examples:
+    # the most similar example goes last: a small model leans on the nearest example, so the words it
+    # borrows then fit this descriptor best
+    mine = set(re.findall(r"[a-z]+", descriptor.lower()))
+
+    def overlap(example: tuple[str, str]) -> float:
+        theirs = set(re.findall(r"[a-z]+", example[0].lower()))
+        return len(mine & theirs) / max(1, len(mine | theirs))
+
+    for d, c in sorted(examples, key=overlap):
         lines += [f"{given}: {d}", f"{wanted}: {c}", ""]
-    lines += [f"{given}: {_one_line(descriptor)}", f"{wanted}:"]
+    lines += [f"{given}: {descriptor}", f"{wanted}:"]
     return "\n".join(lines)
 
 
@@ -371,39 +400,154 @@ def _check_modality(modality: str) -> None:
         raise ValueError(f"unknown caption modality {modality!r}; one of {', '.join(MODALITIES)}")
 
 
-def validate_caption(reply: str) -> str:
-    """The caption from an LLM reply (first line, trimmed), or ``ValueError`` saying what is wrong."""
+def _w(*words: str) -> frozenset[str]:
+    return frozenset(words)
+
+
+# Consistency checks of an LLM caption against its descriptor (the small model sometimes copies an example's
+# words instead of the descriptor's). Each axis lists its levels as (words a caption may use, words the
+# descriptor uses for that level): a caption naming a level while the descriptor names only other levels of
+# the same axis contradicts what was measured ("quiet" for a loud voice, "red" light for a cyan scene).
+_Axis = tuple[tuple[frozenset[str], frozenset[str]], ...]
+_AXES: dict[str, tuple[_Axis, ...]] = {
+    "scene": (
+        ((_w("bright", "brightly", "sunny", "sunlit"), _w("bright")),
+         (_w("even", "evenly"), _w("evenly")),
+         (_w("dark", "darkness", "dim", "gloomy", "shadowy", "night"), _w("dark", "dim"))),
+        ((_w("warm"), _w("warm")), (_w("cold", "cool", "icy", "chilly"), _w("cold"))),
+        ((_w("red", "reddish", "crimson", "scarlet"), _w("reddish")),
+         (_w("orange"), _w("orange")),
+         (_w("yellow", "yellowish", "golden"), _w("yellowish")),
+         (_w("green", "greenish", "sickly"), _w("greenish")),
+         (_w("cyan", "teal", "turquoise"), _w("cyan")),
+         (_w("blue", "bluish"), _w("bluish")),
+         (_w("purple", "purplish", "violet"), _w("purplish")),
+         (_w("pink", "pinkish"), _w("pinkish")),
+         (_w("grey", "gray", "greyish"), _w("grey"))),
+        ((_w("still", "stillness", "motionless"), _w("almost")),
+         (_w("slight"), _w("little")),
+         (_w("steady"), _w("steady")),
+         (_w("busy", "restless", "hectic"), _w("busy"))),
+    ),
+    "face": (
+        ((_w("raised"), _w("raised")), (_w("lowered", "furrowed"), _w("lowered"))),
+        ((_w("wide", "widened"), _w("wide")), (_w("narrowed", "narrow", "squinting", "shut"), _w("narrowed", "shut"))),
+        ((_w("smile", "smiling", "beaming", "grin", "grinning"), _w("smile", "up")),
+         (_w("drooping", "frown", "frowning", "downturned"), _w("down"))),
+    ),
+    "text": (),
+    "audio": (
+        ((_w("loud", "loudly", "shouting", "booming"), _w("loud")),
+         (_w("normal"), _w("normal")),
+         (_w("quiet", "quietly", "soft", "softly", "subdued", "hushed", "whisper"), _w("quiet", "soft"))),
+        ((_w("fast", "rapid", "quick", "hurried"), _w("fast")),
+         (_w("moderate"), _w("moderate")),
+         (_w("slow", "slowly"), _w("slow"))),
+        ((_w("high", "shrill"), _w("high")), (_w("medium"), _w("medium")), (_w("low", "deep"), _w("low"))),
+        ((_w("flat", "monotone"), _w("flat")), (_w("steady"), _w("steady")),
+         (_w("lively", "swings", "swinging"), _w("lively", "swings"))),
+    ),
+}  # fmt: skip
+# A caption may only name a facial feature the descriptor describes.
+_FEATURES: dict[str, tuple[tuple[frozenset[str], frozenset[str]], ...]] = {
+    "face": ((_w("brow", "brows", "eyebrows"), _w("brows")), (_w("eye", "eyes"), _w("eyes"))),
+}
+# Emotion words, for the face caption: it may only name an emotion the expression model's readings list.
+EMOTION_WORDS: dict[str, frozenset[str]] = {
+    "angry": _w("angry", "anger", "rage", "furious", "fury", "glare", "glaring", "irritated", "hostile"),
+    "disgust": _w("disgust", "disgusted", "revulsion", "revolted", "repulsed"),
+    "fear": _w(
+        "fear", "afraid", "frightened", "scared", "terror", "terrified", "dread", "nervous", "anxious"
+    ),
+    "happy": _w("happy", "happiness", "joy", "joyful", "cheerful", "delight", "delighted", "glad"),
+    "sad": _w("sad", "sadness", "sorrow", "sorrowful", "grief", "tears", "downcast", "gloomy", "mournful"),
+    "surprise": _w(
+        "surprise", "surprised", "amazed", "amazement", "astonished", "startled", "shock", "shocked"
+    ),
+    "neutral": _w("neutral", "calm", "relaxed", "composed"),
+}
+_CALM = _w("calm", "relaxed", "peaceful", "peacefulness", "gentle", "tranquil")
+
+
+def contradiction(modality: str, descriptor: str, caption: str) -> str | None:
+    """Why the caption contradicts the descriptor (e.g. "quiet" for a loud voice), or None."""
+    said = set(re.findall(r"[a-z]+", descriptor.lower()))
+    wrote = set(re.findall(r"[a-z]+", caption.lower()))
+    for axis in _AXES.get(modality, ()):
+        levels = [i for i, (_, marks) in enumerate(axis) if said & marks]
+        for i, (words, _) in enumerate(axis):
+            hit = wrote & words
+            if hit and levels and i not in levels:
+                return (
+                    f"{sorted(hit)[0]!r} where the descriptor says {sorted(said & axis[levels[0]][1])[0]!r}"
+                )
+    for words, marks in _FEATURES.get(modality, ()):
+        hit = wrote & words
+        if hit and not said & marks:
+            return f"{sorted(hit)[0]!r}, which the descriptor does not mention"
+    if modality == "audio" and wrote & _CALM and said & _w("loud", "fast", "swings"):
+        return f"{sorted(wrote & _CALM)[0]!r} for a loud, fast or swinging voice"
+    if modality == "face" and "reads" in said:
+        read = set(re.findall(r"([a-z]+) \d", descriptor.split("reads", 1)[1]))
+        for emotion, words in EMOTION_WORDS.items():
+            hit = wrote & words
+            if hit and emotion not in read:
+                return f"{sorted(hit)[0]!r} while the expression model reads {', '.join(sorted(read))}"
+    return None
+
+
+def validate_caption(
+    reply: str, modality: str | None = None, descriptor: str | None = None, *, truncated: bool = False
+) -> str:
+    """The caption from an LLM reply (first line, trimmed), or ``ValueError`` saying what is wrong.
+
+    With ``modality`` and ``descriptor`` it also rejects a caption that contradicts the descriptor.
+    ``truncated``: the reply ran into the token limit; it is kept only up to its last whole clause."""
     text = str(reply).strip().splitlines()[0].strip() if str(reply).strip() else ""
     text = text.strip(" \"'`*")
     if not text:
         raise ValueError("empty reply")
+    if truncated and text[-1] not in ".!?":
+        cut = max(text.rfind(","), text.rfind(";"), text.rfind(":"))
+        if cut < 0:
+            raise ValueError(f"cut short by the token limit: {text!r}")
+        text = text[:cut].rstrip()
     letters = sum(c.isalpha() for c in text)
     if letters < 8 or letters < 0.6 * len(text.replace(" ", "")):
         raise ValueError(f"not words: {text[:60]!r}")
     words = re.findall(r"[a-z']+", text.lower())
     if len(words) < 3:
         raise ValueError(f"too short: {text!r}")
+    if any(c.isdigit() for c in text):
+        raise ValueError(f"numbers in a caption (it should be words only): {text!r}")
     if len(text) > MAX_CAPTION_CHARS:
         raise ValueError(f"too long ({len(text)} chars)")
     if _loops(words):
         raise ValueError(f"repetition loop: {text[:80]!r}")
+    if modality is not None and descriptor is not None:
+        clash = contradiction(modality, descriptor, text)
+        if clash:
+            raise ValueError(f"contradicts the descriptor ({clash}): {text!r}")
     if text[-1] not in ".!?":
-        # cut by the token limit mid-sentence: keep it only when it ends on a whole clause
-        cut = max(text.rfind(","), text.rfind(";"))
-        if len(words) < 4 or cut < 0:
-            text += "."
-        else:
-            text = text[:cut].rstrip() + "."
+        text += "."
     return text
 
 
 def _loops(words: list[str]) -> bool:
-    """True when a word or a 2-3 word phrase repeats back to back (greedy decoding's typical loop)."""
-    for n in (1, 2, 3):
-        for i in range(len(words) - 2 * n + 1):
-            if words[i : i + n] == words[i + n : i + 2 * n] and (n > 1 or len(words[i]) > 2):
-                if n == 1 and i + 2 < len(words) and words[i + 2] != words[i]:
-                    continue  # one doubled short word ("very very") is tolerated once
+    """True for greedy decoding's typical loops: a word doubled back to back ("dark, dark"), a 2-4 word
+    phrase three times in a row, or one content word (4+ letters) three times anywhere."""
+    for i in range(len(words) - 1):
+        if words[i] == words[i + 1] and len(words[i]) >= 3:
+            return True
+    for n in (2, 3, 4):
+        for i in range(len(words) - 3 * n + 1):
+            if words[i : i + n] == words[i + n : i + 2 * n] == words[i + 2 * n : i + 3 * n]:
+                return True
+    counts: dict[str, int] = {}
+    for w in words:
+        if len(w) >= 4:
+            counts[w] = counts.get(w, 0) + 1
+            if counts[w] >= 3:
                 return True
     return False
 
@@ -460,15 +604,23 @@ class CaptionWriter:
 
     @property
     def model_id(self) -> str:
-        """The id in the cache key; known from the configuration without loading the model."""
+        """The model (and weight precision) in the cache key; known from the configuration without loading
+        the model, so a rebuild whose captions are all cached never loads it."""
         if self._backend is not None:
-            return str(self._backend.model_id)
+            b = self._backend
+            dtype = str(getattr(b, "dtype", "") or "").replace("torch.", "")
+            return f"{b.name}:{b.model_id}|{_DTYPE_NAMES.get(dtype, dtype)}"
         cfg = get_config().llm
         if cfg.model:
-            return f"{cfg.backend}:{cfg.model}"
-        from agents.llm.transformers_backend import GEMMA_MODEL_ID
+            model = str(Path(cfg.model).expanduser()) if cfg.backend == "transformers" else cfg.model
+        else:
+            from agents.llm.transformers_backend import GEMMA_MODEL_ID
 
-        return GEMMA_MODEL_ID
+            model = GEMMA_MODEL_ID
+        dtype = str(cfg.dtype).strip().lower()
+        if cfg.backend == "vllm":
+            dtype = ""  # vLLM reports no dtype attribute: keep the key the same whichever way it is built
+        return f"{cfg.backend}:{model}|{_DTYPE_NAMES.get(dtype, dtype)}"
 
     # -- cache --------------------------------------------------------------------------------------
     def _cache_path(self, modality: str, descriptor: str) -> Path:
@@ -528,7 +680,7 @@ class CaptionWriter:
         except Exception as exc:  # noqa: BLE001 - any runtime failure of the model falls back, loudly
             return self._fallback(modality, descriptor, f"{type(exc).__name__}: {exc}")
         try:
-            text = validate_caption(reply)
+            text = validate_caption(reply, modality, descriptor, truncated=self._hit_limit(reply))
         except ValueError as exc:
             # greedy decoding repeats itself: the same descriptor gives the same garbage, so cache it
             caption = self._fallback(modality, descriptor, f"unusable reply ({exc})")
@@ -537,6 +689,16 @@ class CaptionWriter:
         caption = Caption(modality, text, "llm")
         self._cache_put(path, caption, descriptor)
         return caption
+
+    def _hit_limit(self, reply: str) -> bool:
+        """Whether generation stopped at ``max_new_tokens`` rather than at the end of the line."""
+        if "\n" in reply:
+            return False
+        try:
+            n = self.backend.count_tokens(reply) - 1  # count_tokens adds one BOS
+        except NotImplementedError:
+            n = len(reply.split()) * 4 // 3  # about 1.3 tokens per English word
+        return n >= self.max_new_tokens - 1
 
     def _fallback(self, modality: str, descriptor: str, why: str) -> Caption:
         with self._lock:
