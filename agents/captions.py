@@ -10,9 +10,12 @@ Here that is two steps:
 2. **Captions** (``CaptionWriter``): the LLM rewrites a descriptor into one short emotional sentence through
    a few-shot prompt per modality ("The scene is cold and dark, heavy with dread."). The CPU model is a
    270M *base* model: it follows examples, not instructions, so each prompt is a handful of worked
-   examples and the reply is cut at the first newline and validated. A reply that is empty, not words,
-   too long or looping, and any LLM error or timeout, falls back to the rules sentence (the descriptor
-   itself, labelled), with a warning that names the failure. Nothing is ever invented on failure.
+   examples (the one nearest the descriptor last) and the reply is cut at the first newline and
+   validated. A reply that is empty, not words, holds numbers, runs over 200 characters, loops, or
+   contradicts its descriptor (a "quiet" voice the descriptor calls loud, brows it never mentions, an
+   emotion the expression model did not read), and any LLM error or timeout, falls back to the rules
+   sentence (the descriptor itself, labelled), with a warning that names the failure. Nothing is ever
+   invented on failure.
 
 Captions are cached on disk (``<cache_dir>/captions``) keyed by modality, descriptor, model id and
 ``PROMPT_VERSION``, so rebuilding a library costs no LLM time; ``CaptionWriter(use_llm=False)`` writes the
@@ -692,8 +695,6 @@ class CaptionWriter:
 
     def _hit_limit(self, reply: str) -> bool:
         """Whether generation stopped at ``max_new_tokens`` rather than at the end of the line."""
-        if "\n" in reply:
-            return False
         try:
             n = self.backend.count_tokens(reply) - 1  # count_tokens adds one BOS
         except NotImplementedError:

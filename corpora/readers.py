@@ -63,6 +63,9 @@ def read_corpus(path: str | Path, split: str | None = None, layout: str = "auto"
     return records
 
 
+_SYNTHETIC_META_KEYS = ("num_frames", "duration_s", "wording", "dir", "fps")
+
+
 def _read_synthetic(root: Path) -> Iterator[ClipRecord]:
     manifest = root / "manifest.jsonl"
     for n, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
@@ -74,20 +77,23 @@ def _read_synthetic(root: Path) -> Iterator[ClipRecord]:
             raise BadInputError(f"line {n} is not JSON ({exc.msg})", source=manifest) from None
         if row.get("status", "ok") != "ok":
             continue
-        clip = root / row["dir"]
-        yield ClipRecord(
-            clip_id=row["clip_id"],
-            video_path=clip / "video.mp4",
-            audio_path=clip / "audio.wav",
-            text=row["text"],
-            speaker=row.get("speaker"),
-            character=row.get("character"),
-            film=row.get("film"),
-            emotion=row.get("emotion"),
-            intensity=row.get("intensity"),
-            split=row.get("split"),
-            meta={"wording": row.get("wording"), "duration_s": row.get("duration_s")},
-        )
+        try:
+            clip = (root / row["dir"]).resolve()
+            yield ClipRecord(
+                clip_id=str(row["clip_id"]),
+                video_path=clip / "video.mp4",
+                audio_path=clip / "audio.wav",
+                text=str(row["text"]),
+                speaker=row.get("speaker"),
+                character=row.get("character"),
+                film=row.get("film"),
+                emotion=row.get("emotion"),
+                intensity=row.get("intensity"),
+                split=row.get("split"),
+                meta={k: row[k] for k in _SYNTHETIC_META_KEYS if row.get(k) is not None},
+            )
+        except KeyError as exc:
+            raise BadInputError(f"line {n}: missing field {exc.args[0]!r}", source=manifest) from None
 
 
 def _read_lines(path: Path) -> list[str]:

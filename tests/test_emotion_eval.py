@@ -176,14 +176,14 @@ def tiny_corpus(tmp_path_factory) -> Path:
     return root
 
 
-def test_read_manifest(tiny_corpus):
-    from evaluation.dataset import read_manifest
+def test_load_records(tiny_corpus):
+    from evaluation.dataset import load_records
 
-    recs = read_manifest(tiny_corpus, "test-unseen-speakers")
+    recs = load_records(tiny_corpus, "test-unseen-speakers")
     assert [r.clip_id for r in recs] == ["c1", "c2", "c3"]  # the failed clip is left out
     assert recs[0].audio_path == (tiny_corpus / "clips" / "c1" / "audio.wav").resolve()
     assert recs[0].meta["num_frames"] > 0
-    assert read_manifest(tiny_corpus, "train") == []
+    assert load_records(tiny_corpus, "train") == []
 
 
 def test_evaluate_ground_truth_and_wrong_lines(tiny_corpus, trained, tmp_path):
