@@ -4,7 +4,6 @@ and the line, printed as a readable summary (and as JSON with --json)."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -20,7 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from dubber.errors import BadInputError
-    from perception.cli import format_summary
+    from perception.cli import print_summary
     from perception.pipeline import ClipPerceiver
     from perception.text import decode_line
 
@@ -30,10 +29,10 @@ def run(args: argparse.Namespace) -> int:
         if not f.is_file():
             raise BadInputError("demo clip file is missing", source=f, hint="re-create it: make demo-clip")
     print(f"Perceiving the demo clip in {clip} ...", file=sys.stderr)
-    summary = ClipPerceiver().perceive(video, audio=audio, text=decode_line(line.read_bytes(), source=line)).summary()
-    if args.json:
-        json.dump(summary, sys.stdout, indent=2, ensure_ascii=False)
-        print()
-    else:
-        print(format_summary(summary))
+    summary = (
+        ClipPerceiver()
+        .perceive(video, audio=audio, text=decode_line(line.read_bytes(), source=line))
+        .summary()
+    )
+    print_summary(summary, as_json=args.json)
     return 0

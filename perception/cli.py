@@ -32,13 +32,16 @@ def run(args: argparse.Namespace) -> int:
     perception = ClipPerceiver().perceive(
         args.video, audio=args.audio, text=text, require_face=not args.allow_no_face
     )
-    summary = perception.summary()
-    if args.json:
+    print_summary(perception.summary(), as_json=args.json)
+    return 0
+
+
+def print_summary(summary: dict, as_json: bool) -> None:
+    if as_json:
         json.dump(summary, sys.stdout, indent=2, ensure_ascii=False)
         print()
     else:
         print(format_summary(summary))
-    return 0
 
 
 def format_summary(s: dict) -> str:
