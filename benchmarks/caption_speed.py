@@ -37,7 +37,7 @@ DEFAULT_CORPUS = REPO / "runs" / "corpus-train"
 
 
 def corpus_clips(root: Path, limit: int) -> tuple[list[dict], str]:
-    """Up to ``limit`` clips as {clip_id, video, audio, text}, spread over the corpus; and where they came from."""
+    """Up to ``limit`` clips (id, video, audio, text) spread over the corpus, and where they came from."""
     rows: list[dict] = []
     manifest = root / "manifest.jsonl"
     if manifest.is_file():

@@ -21,11 +21,13 @@ from agents.captions import (
     MODALITIES,
     CaptionWriter,
     caption_prompt,
+    caption_stem,
     contradiction,
     describe_audio,
     describe_face,
     describe_scene,
     describe_text,
+    example_caption,
     rules_caption,
     validate_caption,
 )
@@ -35,6 +37,7 @@ from dubber.config import get_config
 
 HAPPY_SCENE = "bright, warm yellowish light, rich colours, little motion"
 NEUTRAL_FACE = "features close to a relaxed face; the expression model reads neutral 0.61"
+SAD_LINE = '"I miss the old house, it feels empty now." (plain statement)'
 
 
 # ---------------------------------------------------------------- perceived inputs
@@ -157,16 +160,39 @@ def test_validation_rejects_garbage_and_contradictions():
     assert validate_caption("Dark red light, busy motion, a scene of", truncated=True) == (
         "Dark red light, busy motion."
     )
+    assert contradiction("text", '"How cute." (plain statement)', "A simple question.")  # no question mark
+    assert contradiction("text", '"Go!" (exclamation)', "A plain statement: a warning.")
     # the few-shot examples themselves pass, so the prompt never teaches what validation rejects
     for modality, (_, _, examples) in _EXAMPLES.items():
-        for descriptor, caption in examples:
-            assert validate_caption(caption, modality, descriptor) == caption
+        for descriptor, written in examples:
+            assert validate_caption(written, modality, descriptor) == example_caption(
+                modality, descriptor, written
+            )
+
+
+def test_guided_caption_keeps_the_descriptor_words():
+    assert caption_stem("audio", "low pitch (about 113 Hz), loud voice") == "Low pitch, loud voice"
+    assert caption_stem("face", "brows raised; the expression model reads fear 0.40") == "Brows raised"
+    assert caption_stem("text", '"Hi." (plain statement)') is None
+    assert validate_caption(" a scene of joy\nLook:", "scene", HAPPY_SCENE) == (
+        "Bright, warm yellowish light, rich colours, little motion: a scene of joy."
+    )
+    with pytest.raises(ValueError, match="contradicts"):
+        validate_caption("calm and neutral", "audio", "low pitch (about 120 Hz), loud voice, fast pace")
+    with pytest.raises(ValueError, match="expression model reads"):
+        validate_caption("an angry glare", "face", NEUTRAL_FACE)
 
 
 def test_prompt_and_rules_sentence():
     prompt = caption_prompt("scene", HAPPY_SCENE)
-    assert prompt.endswith(f"Look: {HAPPY_SCENE}\nMood:")
+    assert prompt.endswith(
+        f"Look: {HAPPY_SCENE}\nMood: Bright, warm yellowish light, rich colours, little motion:"
+    )
     assert prompt.count("Mood:") == len(_EXAMPLES["scene"][2]) + 1
+    text_prompt = caption_prompt("text", '"Hi." (plain statement)')
+    assert text_prompt.endswith('Line: "Hi." (plain statement)\nFeeling:')
+    # the nearest example comes last
+    assert text_prompt.split("\n\n")[-2].startswith('Line: "The train leaves at nine." (plain statement)')
     assert rules_caption("audio", "low pitch, loud voice") == "Voice: low pitch, loud voice."
     with pytest.raises(ValueError, match="unknown caption modality"):
         rules_caption("smell", "x")
@@ -180,6 +206,10 @@ def test_rules_only_mode_never_loads_a_model(visuals, tmp_path):
     assert caps["text"].text == 'Line: "Get out!" (exclamation).'
     assert writer._backend is None and writer.llm_calls == 0
     assert not any(tmp_path.iterdir())  # rules sentences are not worth caching
+    # no evidence, no LLM: even an LLM writer answers with the rules sentence without asking the model
+    llm_writer = CaptionWriter(cache_dir=tmp_path)
+    assert llm_writer.caption("face", "no face is visible").text == "Face: no face is visible."
+    assert llm_writer._backend is None and llm_writer.llm_calls == 0
     assert set(MODALITIES) == {"scene", "face", "text", "audio"}
 
 
@@ -213,15 +243,21 @@ def gemma():
 @pytest.mark.slow
 def test_llm_captions_are_short_single_lines(gemma, tmp_path):
     writer = CaptionWriter(backend=gemma, cache_dir=tmp_path)
-    caps = [writer.caption("scene", HAPPY_SCENE), writer.caption("face", NEUTRAL_FACE)]
-    for c in caps:
-        assert c.text and "\n" not in c.text and len(c.text) <= 200
-        assert c.source in ("llm", "rules")
-        if c.source == "llm":
-            assert len(gemma.tokenizer(c.text)["input_ids"]) <= writer.max_new_tokens + 2
-            assert validate_caption(c.text) == c.text
-    assert any(c.source == "llm" for c in caps), caps  # the LLM path works at least on these
-    assert writer.llm_calls == 2
+    asked = [("scene", HAPPY_SCENE), ("face", NEUTRAL_FACE), ("text", SAD_LINE)]
+    caps = [writer.caption(m, d) for m, d in asked]
+    for (modality, descriptor), c in zip(asked, caps, strict=True):
+        assert c.modality == modality and c.source in ("llm", "rules")
+        assert c.text and "\n" not in c.text and len(c.text) <= 200 and c.text[-1] in ".!?"
+        if c.source == "rules":
+            assert c.text == rules_caption(modality, descriptor)
+            continue
+        stem = caption_stem(modality, descriptor)
+        written = c.text[len(stem) + 2 :] if stem else c.text
+        assert not stem or c.text.startswith(stem + ": ")
+        assert len(gemma.tokenizer(written)["input_ids"]) <= writer._token_limit(modality) + 2
+        assert validate_caption(c.text) == c.text
+    assert sum(c.source == "llm" for c in caps) >= 2, caps  # the LLM path works on these
+    assert writer.llm_calls == 3
 
 
 @pytest.mark.slow
