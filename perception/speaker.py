@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 
 from dubber.errors import BadInputError, MissingComponentError
+from dubber.shared import process_wide
 
 EMBEDDING_DIM = 256
 _RESEMBLYZER_RATE = 16000
@@ -59,17 +60,10 @@ class SpeakerEncoder:
         return vec / max(float(np.linalg.norm(vec)), 1e-12)
 
 
-_shared: SpeakerEncoder | None = None
-_shared_lock = threading.Lock()
-
-
+@process_wide
 def get_speaker_encoder() -> SpeakerEncoder:
     """The process-wide encoder (one model in memory)."""
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            _shared = SpeakerEncoder()
-        return _shared
+    return SpeakerEncoder()
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:

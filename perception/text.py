@@ -22,6 +22,7 @@ import numpy as np
 
 from dubber.config import get_config
 from dubber.errors import BadInputError, MissingComponentError
+from dubber.shared import process_wide
 from perception.records import TextFeatures
 
 # ----------------------------------------------------------------------------------------------- decoding
@@ -466,17 +467,10 @@ class SentenceEmbedder:
         return np.asarray(out, dtype=np.float32)
 
 
-_shared_embedder: SentenceEmbedder | None = None
-_shared_lock = threading.Lock()
-
-
+@process_wide
 def get_sentence_embedder() -> SentenceEmbedder:
     """The process-wide embedder (one model in memory)."""
-    global _shared_embedder
-    with _shared_lock:
-        if _shared_embedder is None:
-            _shared_embedder = SentenceEmbedder()
-        return _shared_embedder
+    return SentenceEmbedder()
 
 
 # ---------------------------------------------------------------------------------------------- all

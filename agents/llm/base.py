@@ -339,3 +339,36 @@ class LLMBackend(ABC):
             f"That answer was not valid: {problem}.\n"
             f"Answer again with one JSON object with the fields {fields}, and nothing else.\n"
         )
+
+
+class HFTokenizerMixin:
+    """Prompt rendering and token ids shared by the backends that hold a Hugging Face tokenizer."""
+
+    tokenizer: object
+    bos_id: int | None = None
+    use_chat_template: bool = False
+
+    def _setup_tokenizer(self, tokenizer, chat_template: bool | None) -> None:
+        self.tokenizer = tokenizer
+        self.bos_id = getattr(tokenizer, "bos_token_id", None)
+        has_template = bool(getattr(tokenizer, "chat_template", None))
+        self.use_chat_template = has_template if chat_template is None else (chat_template and has_template)
+
+    def render(self, prompt: str) -> str:
+        """The text actually fed to the model: the prompt itself for base models (Gemma 270M has no chat
+        template); a one-turn chat with the generation prompt for folders that ship a template."""
+        if not self.use_chat_template:
+            return prompt
+        return self.tokenizer.apply_chat_template(
+            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+        )
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids with exactly one BOS in front (whether or not ``text`` already starts with it)."""
+        ids = list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        if self.bos_id is not None and (not ids or ids[0] != self.bos_id):
+            ids.insert(0, self.bos_id)
+        return ids
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.encode(text))

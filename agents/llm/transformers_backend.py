@@ -28,7 +28,7 @@ import time
 import uuid
 from pathlib import Path
 
-from agents.llm.base import Deadline, LLMBackend, LLMTimeoutError, StopFn, cut_at_stop
+from agents.llm.base import Deadline, HFTokenizerMixin, LLMBackend, LLMTimeoutError, StopFn, cut_at_stop
 from dubber.errors import BadInputError, DubberError, MissingComponentError
 
 log = logging.getLogger(__name__)
@@ -249,7 +249,7 @@ class _TextCriteria:
         return torch.full((input_ids.shape[0],), bool(done), dtype=torch.bool, device=input_ids.device)
 
 
-class TransformersBackend(LLMBackend):
+class TransformersBackend(HFTokenizerMixin, LLMBackend):
     """A causal LM on CPU via transformers. ``model`` None = the shipped Gemma 3 270M (converted and cached).
 
     Attributes set on load: ``model_dir``, ``load_seconds`` (reading the HF folder) and
@@ -327,7 +327,7 @@ class TransformersBackend(LLMBackend):
         self.load_seconds = time.monotonic() - start
 
         tok = self.tokenizer
-        self.bos_id = tok.bos_token_id
+        self._setup_tokenizer(tok, chat_template)
         eos = [tok.eos_token_id] if tok.eos_token_id is not None else []
         for extra in ("<end_of_turn>", "<|eot_id|>", "<|im_end|>"):
             tid = tok.convert_tokens_to_ids(extra)
@@ -335,29 +335,7 @@ class TransformersBackend(LLMBackend):
                 eos.append(tid)
         self.eos_ids = eos
         self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else (eos[0] if eos else 0)
-        has_template = bool(getattr(tok, "chat_template", None))
-        self.use_chat_template = has_template if chat_template is None else (chat_template and has_template)
         self.softcap = getattr(self.model.config, "final_logit_softcapping", None)
-
-    # ------------------------------------------------------------------ text <-> ids
-    def render(self, prompt: str) -> str:
-        """The text actually fed to the model: the prompt itself for base models (Gemma 270M has no chat
-        template); a one-turn chat with the generation prompt for folders that ship a template."""
-        if not self.use_chat_template:
-            return prompt
-        return self.tokenizer.apply_chat_template(
-            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
-        )
-
-    def encode(self, text: str) -> list[int]:
-        """Token ids with exactly one BOS in front (whether or not ``text`` already starts with it)."""
-        ids = list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-        if self.bos_id is not None and (not ids or ids[0] != self.bos_id):
-            ids.insert(0, self.bos_id)
-        return ids
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.encode(text))
 
     def _continuation_ids(self, prompt_ids: list[int], text: str, continuation: str) -> list[int]:
         full = self.encode(text + continuation)

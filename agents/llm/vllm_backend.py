@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from agents.llm.base import Deadline, LLMBackend, StopFn, find_json_object
+from agents.llm.base import Deadline, HFTokenizerMixin, LLMBackend, StopFn, find_json_object
 from dubber.errors import MissingComponentError
 
 GPU_HINT = "needs a CUDA GPU and the vllm extra (pip install .[gpu])"
@@ -66,7 +66,7 @@ def _logprob_value(entry) -> float:
     return float(entry.logprob if hasattr(entry, "logprob") else entry)
 
 
-class VLLMBackend(LLMBackend):
+class VLLMBackend(HFTokenizerMixin, LLMBackend):
     """A local instruct (or base) model folder served in-process by vLLM on one GPU."""
 
     name = "vllm"
@@ -129,28 +129,7 @@ class VLLMBackend(LLMBackend):
         if max_model_len is not None:
             kwargs["max_model_len"] = int(max_model_len)
         self.llm = vllm.LLM(**kwargs)
-        self.tokenizer = self.llm.get_tokenizer()
-        tok = self.tokenizer
-        self.bos_id = getattr(tok, "bos_token_id", None)
-        has_template = bool(getattr(tok, "chat_template", None))
-        self.use_chat_template = has_template if chat_template is None else (chat_template and has_template)
-
-    # ------------------------------------------------------------------ text <-> ids
-    def render(self, prompt: str) -> str:
-        if not self.use_chat_template:
-            return prompt
-        return self.tokenizer.apply_chat_template(
-            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
-        )
-
-    def encode(self, text: str) -> list[int]:
-        ids = list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-        if self.bos_id is not None and (not ids or ids[0] != self.bos_id):
-            ids.insert(0, self.bos_id)
-        return ids
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.encode(text))
+        self._setup_tokenizer(self.llm.get_tokenizer(), chat_template)
 
     def _sampling(self, **kwargs):
         temperature = float(self.temperature or 0.0)
