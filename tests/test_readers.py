@@ -67,7 +67,8 @@ def test_vtt_voice_tags_and_bad_subtitles(tmp_path):
     vtt.write_text("WEBVTT\n\n00:01.000 --> 00:02.500\n<v Maya>Run!</v>\n", encoding="utf-8")
     [cue] = read_subtitles(vtt)
     assert (cue.speaker, cue.text, cue.start_s, cue.end_s) == ("Maya", "Run!", 1.0, 2.5)
-    assert split_speaker("Note: this is not a tag") == ("Note", "this is not a tag")
+    assert split_speaker("[Ben] Hi.") == ("Ben", "Hi.")
+    assert split_speaker("no tag: lower case words are text") == (None, "no tag: lower case words are text")
     bad = tmp_path / "bad.srt"
     bad.write_text("1\n00:00:02,000 --> 00:00:01,000\nBackwards\n", encoding="utf-8")
     with pytest.raises(BadInputError, match="ends before it starts"):
