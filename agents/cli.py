@@ -30,6 +30,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", type=Path, help="train: a labelled corpus folder")
     p.add_argument("--out", type=Path, help="train: where to write the cues (default: --model)")
     p.add_argument("--limit", type=int, default=1200, help="train: at most this many training clips")
+    p.add_argument("--limit-valid", type=int, default=400, help="train: at most this many valid clips")
+    p.add_argument("--limit-test", type=int, default=600, help="train: at most this many test clips")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,7 +43,12 @@ def run(args: argparse.Namespace) -> int:
         from agents.training import train_director
 
         report = train_director(
-            args.corpus, args.out or args.model, use_llm=not args.no_llm, limit_train=args.limit
+            args.corpus,
+            args.out or args.model,
+            use_llm=not args.no_llm,
+            limit_train=args.limit,
+            limit_valid=args.limit_valid,
+            limit_test=args.limit_test,
         )
         print(json.dumps(report, indent=1))
         return 0
