@@ -84,7 +84,11 @@ class EmotionFusion:
                 probabilities={
                     e: round(float(p), 4) for e, p in zip(EMOTION_CLASSES, cue_probs[c], strict=True)
                 },
-                note=f"says {EMOTION_CLASSES[int(np.argmax(cue_probs[c]))]}",
+                note=(
+                    "no evidence (uniform)"
+                    if np.ptp(cue_probs[c]) < 1e-6
+                    else f"says {EMOTION_CLASSES[int(np.argmax(cue_probs[c]))]}"
+                ),
             )
             for c in self.cues
         ]
