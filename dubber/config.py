@@ -65,6 +65,8 @@ class LLMConfig(_Section):
     retries: int = 2  # re-asks after a reply that does not parse or validate
     threads: int = 2
     gpu_memory_utilization: float = 0.5  # vllm only
+    # Languages the director reads: its cue prompts, calibration and prototypes are English (agents.language).
+    languages: tuple[str, ...] = ("en",)
 
 
 class DubberConfig(_Section):
