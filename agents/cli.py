@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from dubber.config import REPO_ROOT
+from dubber.config import REPO_ROOT, get_config
 
 DEFAULT_DIRECTOR_MODEL = REPO_ROOT / "assets" / "models" / "director"
 
@@ -22,8 +22,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--context-file",
         type=Path,
-        help='JSON: {"character": "...", "history": [{"character": "...", "emotion": "..."}]}',
+        help='the session so far, JSON: {"history": [{"character": "...", "emotion": "..."}, ...]}',
     )
+    p.add_argument(
+        "--update-context",
+        action="store_true",
+        help="write this line's decision back into --context-file (direct a scene line by line)",
+    )
+    p.add_argument("--language", help="the line's language (ISO 639-1); default: detected from the text")
     p.add_argument("--model", type=Path, default=DEFAULT_DIRECTOR_MODEL, help="trained director cues folder")
     p.add_argument("--no-llm", action="store_true", help="decide and write without the LLM (rules only)")
     p.add_argument("--json", action="store_true", help="print the guidance as JSON")
@@ -54,30 +60,38 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.video is None or args.text is None:
         raise BadInputError("dubber direct needs --video and --text (or the 'train' action)")
-    from agents.cues import CueInput
     from agents.director import Director
     from agents.fusion import EmotionFusion
+    from agents.language import check_language
+    from agents.session import DirectorSession
     from perception.features import from_perception
     from perception.pipeline import ClipPerceiver
     from perception.text import decode_line
 
     text = decode_line(args.text, source="--text")
-    character, history = args.character, []
-    if args.context_file is not None:
+    check_language(text, get_config().llm.languages, args.language)  # before the seconds of perception
+    context: dict = {}
+    if args.context_file is not None and (args.context_file.exists() or not args.update_context):
         try:
-            ctx = json.loads(args.context_file.read_text(encoding="utf-8"))
+            context = json.loads(args.context_file.read_text(encoding="utf-8"))
+            if not isinstance(context, dict):
+                raise ValueError("the top level must be an object")
         except (OSError, ValueError) as exc:
             raise BadInputError(
                 f"context file is not readable JSON ({exc})", source=args.context_file
             ) from None
-        character = character or ctx.get("character")
-        history = [(h.get("character"), h.get("emotion")) for h in ctx.get("history", [])]
+    character = args.character or context.get("character")
     perception = ClipPerceiver().perceive(args.video, require_face=False)
     fusion = EmotionFusion.load(args.model, use_llm=not args.no_llm)
-    director = Director(fusion=fusion, write_directions=not args.no_llm)
-    guidance = director.direct(
-        CueInput(text=text, visual=from_perception(perception), character=character, history=history)
-    )
+    session = DirectorSession.from_context(Director(fusion=fusion, write_directions=not args.no_llm), context)
+    line = max((d.line for d in session.decisions), default=0) + 1
+    guidance = session.direct(line, text, from_perception(perception), character, args.language)
+    if args.update_context:
+        if args.context_file is None:
+            raise BadInputError("--update-context needs --context-file")
+        tmp = args.context_file.with_suffix(args.context_file.suffix + ".tmp")
+        tmp.write_text(json.dumps(session.context(), indent=1) + "\n", encoding="utf-8")
+        tmp.replace(args.context_file)
     if args.json:
         print(guidance.model_dump_json(indent=1))
     else:

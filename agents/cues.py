@@ -60,6 +60,7 @@ class CueInput:
     visual: VisualFeatures | None = None
     character: str | None = None
     history: list[tuple[str | None, str]] = field(default_factory=list)  # (character, emotion), oldest first
+    language: str | None = None  # what the request declares (ISO 639-1); None: detected from the text
 
 
 class TextPrototypeCue:

@@ -52,11 +52,26 @@ def level_word(intensity: float) -> str:
 
 @dataclass
 class ReviewPolicy:
+    """When a take is good enough; defaults from ``director`` in the config."""
+
     max_takes: int = 3
     min_emotion_match: float = 0.3  # probability of the guided emotion under the audio classifier
     max_duration_error_frames: float = 1.0
     max_sync_offset_frames: int = 1
     min_speaker_similarity: float = 0.6
+
+    @classmethod
+    def from_config(cls) -> ReviewPolicy:
+        from dubber.config import get_config
+
+        c = get_config().director
+        return cls(
+            max_takes=c.max_takes,
+            min_emotion_match=c.min_emotion_match,
+            max_duration_error_frames=c.max_duration_error_frames,
+            max_sync_offset_frames=c.max_sync_offset_frames,
+            min_speaker_similarity=c.min_speaker_similarity,
+        )
 
 
 @dataclass
@@ -95,17 +110,25 @@ class Director:
         llm=None,
         policy: ReviewPolicy | None = None,
         write_directions: bool = True,
+        languages: tuple[str, ...] | None = None,
     ):
+        from dubber.config import get_config
+
         self.fusion = fusion
         self.classifier = classifier
         self._llm = llm
-        self.policy = policy or ReviewPolicy()
+        self.policy = policy or ReviewPolicy.from_config()
         self.write_directions = write_directions
+        self.languages = tuple(languages or get_config().llm.languages)
 
     # -- guidance ---------------------------------------------------------------------------------------
     def direct(self, x: CueInput, revision: int = 0) -> EmotionGuidance:
+        """Guidance for one line; refuses a line in a language the director cannot read."""
+        from agents.language import check_language
+
         if self.fusion is None:
             raise RuntimeError("Director.direct needs trained cues (EmotionFusion)")
+        check_language(x.text, self.languages, x.language)
         probs, evidence = self.fusion.decide(x)
         emotion = EMOTION_CLASSES[int(np.argmax(probs))]
         # Confidence above chance sets the intensity: a clear scene gets a clear performance.

@@ -2,6 +2,9 @@
 
 Stacking: each cue gives 8 probabilities; a multinomial logistic regression over their logs (trained on the
 valid split, after the face, scene and LLM cues were fit on the train split) learns how far to trust each.
+The session context is not stacked (a labelled corpus has no scenes that carry one emotion across lines,
+so a stacker would learn to ignore it): it multiplies the stacked result as a prior, ``p * context**w``,
+with ``w`` = ``director.context_weight``, and only when the session has history for the character.
 ``evaluate`` reports every cue's accuracy alone and the fusion's, on any split.
 """
 
@@ -29,6 +32,7 @@ from dubber.messages import EMOTION_CLASSES, Evidence
 log = logging.getLogger(__name__)
 
 CUE_ORDER: tuple[str, ...] = ("text", "face", "scene", "llm", "context")
+PRIOR_CUES: tuple[str, ...] = ("context",)  # applied after the stacker, not learned by it
 
 
 @dataclass
@@ -43,14 +47,22 @@ class CueTable:
 
 
 class EmotionFusion:
-    def __init__(self, use_llm: bool = True, llm_backend=None):
+    def __init__(self, use_llm: bool = True, llm_backend=None, context_weight: float | None = None):
+        from dubber.config import get_config
+
+        cfg = get_config().director
         self.text = TextPrototypeCue()
         self.face = FaceCue()
         self.scene = SceneCue()
         self.llm = LLMLabelCue(llm_backend) if use_llm else None
-        self.context = ContextCue()
+        self.context = ContextCue(decay=cfg.context_decay, strength=cfg.context_strength)
+        self.context_weight = cfg.context_weight if context_weight is None else context_weight
         self.stacker = None
         self.cues: tuple[str, ...] = tuple(c for c in CUE_ORDER if use_llm or c != "llm")
+
+    @property
+    def stacked_cues(self) -> tuple[str, ...]:
+        return tuple(c for c in self.cues if c not in PRIOR_CUES)
 
     # -- per-line inference -------------------------------------------------------------------------
     def cue_probabilities(self, x: CueInput) -> dict[str, np.ndarray]:
@@ -67,13 +79,16 @@ class EmotionFusion:
 
     def fuse(self, cue_probs: dict[str, np.ndarray]) -> np.ndarray:
         if self.stacker is None:  # untrained: a product of experts
-            logp = sum(np.log(np.clip(cue_probs[c], 1e-6, 1)) for c in self.cues)
-            p = np.exp(logp - np.max(logp))
-            return p / p.sum()
-        table = CueTable({c: cue_probs[c][None] for c in self.cues}, [])
-        out = np.full(NUM_CLASSES, 1e-6)
-        out[self.stacker.classes_] = self.stacker.predict_proba(table.stacked(self.cues))[0]
-        return out / out.sum()
+            logp = sum(np.log(np.clip(cue_probs[c], 1e-6, 1)) for c in self.stacked_cues)
+        else:
+            table = CueTable({c: cue_probs[c][None] for c in self.stacked_cues}, [])
+            out = np.full(NUM_CLASSES, 1e-6)
+            out[self.stacker.classes_] = self.stacker.predict_proba(table.stacked(self.stacked_cues))[0]
+            logp = np.log(out)
+        if "context" in cue_probs and self.context_weight > 0:
+            logp = logp + self.context_weight * np.log(np.clip(cue_probs["context"], 1e-6, 1))
+        p = np.exp(logp - np.max(logp))
+        return p / p.sum()
 
     def decide(self, x: CueInput) -> tuple[np.ndarray, list[Evidence]]:
         cue_probs = self.cue_probabilities(x)
@@ -123,11 +138,15 @@ class EmotionFusion:
         from sklearn.linear_model import LogisticRegression
 
         y = np.array([EMOTION_CLASSES.index(e) for e in table.labels])
-        self.stacker = LogisticRegression(C=0.5, max_iter=3000).fit(table.stacked(self.cues), y)
+        self.stacker = LogisticRegression(C=0.5, max_iter=3000).fit(table.stacked(self.stacked_cues), y)
 
     def evaluate(self, table: CueTable) -> dict[str, float]:
         y = np.array([EMOTION_CLASSES.index(e) for e in table.labels])
-        acc = {c: float((table.probabilities[c].argmax(1) == y).mean()) for c in self.cues}
+        acc = {
+            c: float((table.probabilities[c].argmax(1) == y).mean())
+            for c in self.cues
+            if np.ptp(table.probabilities[c], axis=1).max() > 1e-9  # a cue with no evidence has no accuracy
+        }
         fused = np.stack(
             [self.fuse({c: table.probabilities[c][i] for c in self.cues}) for i in range(len(y))]
         )
@@ -147,6 +166,7 @@ class EmotionFusion:
             "llm_calibration": self.llm.calibration if self.llm is not None else None,
             "stacker": self.stacker,
             "cues": self.cues,
+            "stacked_cues": self.stacked_cues,
         }
         joblib.dump(state, folder / "fusion.joblib")
         (folder / "fusion.json").write_text(
@@ -172,5 +192,6 @@ class EmotionFusion:
         if fusion.llm is not None:
             fusion.llm.calibration = state["llm_calibration"]
         # A stacker trained with the LLM cue cannot be used without it: fall back to the product of experts.
-        fusion.stacker = state["stacker"] if fusion.cues == tuple(state["cues"]) else None
+        stacked = tuple(state.get("stacked_cues", state["cues"]))
+        fusion.stacker = state["stacker"] if fusion.stacked_cues == stacked else None
         return fusion

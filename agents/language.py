@@ -22,8 +22,57 @@ from dubber.shared import process_wide
 # detected as English, and no non-English detection of them exceeds 0.2.
 CONFIDENT = 0.5
 LATIN_LANGUAGES = frozenset(
-    "af ca cs cy da de en eo es et eu fi fo fr ga gl hr ht hu id is it lb lt lv ms mt nb nl nn no oc pl "
-    "pt qu ro rw sk sl sq sv sw tl tr vi vo wa xh zu".split()
+    [
+        "af",
+        "ca",
+        "cs",
+        "cy",
+        "da",
+        "de",
+        "en",
+        "eo",
+        "es",
+        "et",
+        "eu",
+        "fi",
+        "fo",
+        "fr",
+        "ga",
+        "gl",
+        "hr",
+        "ht",
+        "hu",
+        "id",
+        "is",
+        "it",
+        "lb",
+        "lt",
+        "lv",
+        "ms",
+        "mt",
+        "nb",
+        "nl",
+        "nn",
+        "no",
+        "oc",
+        "pl",
+        "pt",
+        "qu",
+        "ro",
+        "rw",
+        "sk",
+        "sl",
+        "sq",
+        "sv",
+        "sw",
+        "tl",
+        "tr",
+        "vi",
+        "vo",
+        "wa",
+        "xh",
+        "zu",
+    ]
 )
 LANGUAGE_NAMES = {
     "en": "English", "fr": "French", "de": "German", "es": "Spanish", "it": "Italian", "pt": "Portuguese",
@@ -56,7 +105,9 @@ def script_of(text: str) -> str:
             word = unicodedata.name(ch).split()[0]
         except ValueError:
             continue
-        script = {"CJK": "cjk", "HIRAGANA": "cjk", "KATAKANA": "cjk", "HANGUL": "hangul"}.get(word, word.lower())
+        script = {"CJK": "cjk", "HIRAGANA": "cjk", "KATAKANA": "cjk", "HANGUL": "hangul"}.get(
+            word, word.lower()
+        )
         counts[script] = counts.get(script, 0) + 1
     return max(counts, key=counts.get) if counts else "none"
 

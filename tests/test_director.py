@@ -81,3 +81,126 @@ def test_review_loop_redirects_a_wrong_take_and_keeps_the_best(speaking_clip, tm
     assert sum(isinstance(m, TakeMessage) for m in messages) == len(result.takes)
     assert isinstance(messages[0], GuidanceMessage) and isinstance(messages[-1], AcceptMessage)
     assert np.isfinite(result.chosen.quality())
+
+
+# ---------------------------------------------------------------- languages, session context, LLM failure
+def test_lines_in_other_languages_are_refused_with_the_reason():
+    from agents.language import UnsupportedLanguageError, check_language
+
+    assert check_language("I told you never to come back here!", ("en",)).language == "en"
+    assert check_language("Ok.", ("en",))  # too short to tell: accepted, never refused on a guess
+    with pytest.raises(UnsupportedLanguageError, match="French"):
+        check_language("Je ne sais pas pourquoi tu es revenu ici.", ("en",))
+    with pytest.raises(UnsupportedLanguageError, match="script"):
+        check_language("お前は誰だ", ("en",))
+    with pytest.raises(UnsupportedLanguageError, match="declared as German"):
+        check_language("Hello there, old friend.", ("en",), declared="de")
+
+
+def test_direct_cli_refuses_a_french_line_before_perceiving(speaking_clip):
+    from tests.conftest import run_dubber
+
+    r = run_dubber(
+        "direct", "--video", str(speaking_clip / "video.mp4"), "--text", "Je ne sais pas pourquoi tu es là."
+    )
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines()[-1].startswith("error: the line looks like French")
+    assert "Traceback" not in r.stderr
+
+
+@pytest.fixture(scope="module")
+def shipped_fusion():
+    from agents.fusion import EmotionFusion
+    from tests.conftest import REPO
+
+    return EmotionFusion.load(REPO / "assets" / "models" / "director", use_llm=False)
+
+
+def test_session_keeps_earlier_decisions_and_leans_on_them(shipped_fusion, tmp_path):
+    from agents.session import DirectorSession
+
+    ambiguous = "Well, that is that, then."  # no face, no scene: only the words and the session
+    fresh = DirectorSession(Director(fusion=shipped_fusion, write_directions=False), "a")
+    before = fresh.direct(1, ambiguous, None, "Ada")
+    session = DirectorSession(Director(fusion=shipped_fusion, write_directions=False), "b")
+    for i, text in enumerate(["She is gone and nothing will bring her back.", "I miss her every day."]):
+        session.record(i + 1, "Ada", session.director.guidance_for("sad", 0.8, text=text), text)
+    session.record(3, "Bo", session.director.guidance_for("happy", 0.8), "We won!")
+    after = session.direct(4, ambiguous, None, "Ada")
+    assert after.probabilities["sad"] > before.probabilities["sad"]
+    context = next(e for e in after.evidence if e.cue == "context")
+    assert context.note == "says sad"  # Ada's lines, not Bo's
+    assert session.characters == {
+        "Ada": {"lines": 3, "last_emotion": after.emotion},
+        "Bo": {"lines": 1, "last_emotion": "happy"},
+    }
+    resumed = DirectorSession.from_context(session.director, session.context())
+    assert [d.emotion for d in resumed.decisions] == [d.emotion for d in session.decisions]
+
+
+class FailingLLM:
+    """A backend that fails the way real ones do: timing out, or replying with garbage."""
+
+    name, model_id = "failing", "failing"
+
+    def __init__(self, mode: str):
+        self.mode = mode
+        self.calls = 0
+
+    def generate(self, prompt, max_new_tokens=None, stop=None, *, timeout_s=None):
+        from agents.llm import LLMTimeoutError
+
+        self.calls += 1
+        if self.mode == "timeout":
+            raise LLMTimeoutError("no reply within 60 s")
+        return "}}}} ..."
+
+    def label_logprobs(self, prompt, labels, **kwargs):
+        from agents.llm import LLMTimeoutError
+
+        self.calls += 1
+        if self.mode == "timeout":
+            raise LLMTimeoutError("no reply within 60 s")
+        return {label: float("nan") for label in labels}
+
+
+@pytest.mark.parametrize("mode", ["timeout", "garbage"])
+def test_a_failing_llm_gives_way_to_the_other_cues_with_a_warning(mode, speaking_clip, caplog):
+    from agents.director import DIRECTION_TEMPLATES, level_word
+    from agents.fusion import EmotionFusion
+    from perception.features import visual_features
+    from tests.conftest import REPO
+
+    llm = FailingLLM(mode)
+    fusion = EmotionFusion.load(REPO / "assets" / "models" / "director", llm_backend=llm)
+    assert "llm" in fusion.cues
+    d = Director(fusion=fusion, llm=llm)
+    text = (speaking_clip / "line.txt").read_text().strip()
+    with caplog.at_level("WARNING"):
+        g = d.direct(CueInput(text=text, visual=visual_features(speaking_clip / "video.mp4")))
+    assert llm.calls >= 2  # it was asked, for the label scores and for the direction
+    assert g.emotion == "angry"  # decided by the words, the face and the scene
+    llm_evidence = next(e for e in g.evidence if e.cue == "llm")
+    assert llm_evidence.note == "no evidence (uniform)"
+    assert g.direction == DIRECTION_TEMPLATES["angry"].format(level=level_word(g.intensity))
+    warnings = " ".join(r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    assert "LLM cue failed" in warnings and ("direction" in warnings)
+
+
+def test_direct_cli_prints_guidance_and_updates_the_session_context(speaking_clip, tmp_path):
+    import json
+
+    from dubber.messages import EmotionGuidance
+    from tests.conftest import run_dubber
+
+    ctx = tmp_path / "scene.json"
+    ctx.write_text(json.dumps({"history": [{"character": "Ada", "emotion": "angry", "line": 1}]}))
+    r = run_dubber(
+        "direct", "--video", str(speaking_clip / "video.mp4"), "--text", "You did it anyway!",
+        "--character", "Ada", "--context-file", str(ctx), "--update-context", "--no-llm", "--json",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    g = EmotionGuidance.model_validate_json(r.stdout)
+    assert g.emotion == "angry" and {e.cue for e in g.evidence} >= {"text", "face", "scene", "context"}
+    history = json.loads(ctx.read_text())["history"]
+    assert [(h["line"], h["character"]) for h in history] == [(1, "Ada"), (2, "Ada")]
