@@ -101,6 +101,29 @@ class DirectorConfig(_Section):
     history_lines: int = 12  # earlier decisions a session keeps
 
 
+class ActorConfig(_Section):
+    """The actor (``actors/``): acoustic features, model size, streaming. Sized for a 2-core CPU."""
+
+    # WORLD features per 10 ms frame: coded spectral envelope, log-F0 (interpolated), voicing, coded
+    # band aperiodicity. 40 envelope dims keep resynthesis intelligible (DESIGN section 4).
+    spectral_dims: int = 40
+    f0_floor: float = 60.0
+    f0_ceil: float = 600.0
+    fft_size: int = 1024
+    # streaming: acoustic frames per chunk (a multiple of frames per video frame) and the overlap that is
+    # cross-faded between vocoded chunks
+    chunk_video_frames: int = 5  # 200 ms of audio per chunk at 25 fps
+    overlap_frames: int = 4  # 40 ms cross-fade
+    hidden: int = 128
+    heads: int = 2
+    k: int = 3  # references per modality the graphs take in (0 = no retrieval)
+    graph_stages: int = 3  # 1: G1, 2: G1+G2, 3: G1+G2+G3 (the full model)
+    checkpoint: Path = REPO_ROOT / "assets" / "models" / "actor" / "actor.pt"
+    threads: int = 2
+    max_speaking_rate: float = 1.35  # --fit speed: at most this much faster than the predicted natural rate
+    min_prompt_seconds: float = 1.0
+
+
 class DubberConfig(_Section):
     cache_dir: Path = Field(default_factory=default_cache_dir)
     media: MediaConfig = MediaConfig()
@@ -108,6 +131,7 @@ class DubberConfig(_Section):
     library: LibraryConfig = LibraryConfig()
     llm: LLMConfig = LLMConfig()
     director: DirectorConfig = DirectorConfig()
+    actor: ActorConfig = ActorConfig()
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> DubberConfig:
