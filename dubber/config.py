@@ -71,24 +71,6 @@ class LibraryConfig(_Section):
     refine_factor: int = 10  # re-rank this many x K index candidates with exact distances
 
 
-class LibraryConfig(_Section):
-    """The Reference Footage library (``retrieval/``): where it lives, how it is built and searched."""
-
-    db_uri: str | None = None  # any LanceDB URI (a folder, s3://..., gs://...); None: <cache_dir>/library
-    table: str = "references"
-    k: int = 3  # references per modality at inference (the paper's K)
-    max_k: int = 5  # neighbours precomputed per training clip (the ablations use K in 0, 1, 3, 5)
-    pool_split: str = "train"  # training-time neighbours come from this split only (no leakage)
-    batch_size: int = 32  # rows per write; one writer
-    version: str = "library-1"  # bump when the row-making code changes: older rows are redone
-    audio_norm: Path = REPO_ROOT / "assets" / "models" / "library" / "audio_norm.json"
-    audio_clip_z: float = 5.0  # z-scores of the audio emotion features are clipped to +-this
-    index_min_rows: int = 50_000  # below this brute force is fast enough and exact
-    index_sub_vectors: int = 48  # IVF_PQ sub-vectors of the 384-d caption vectors (8 dims each)
-    nprobes: int = 20
-    refine_factor: int = 10  # re-rank this many x K index candidates with exact distances
-
-
 class LLMConfig(_Section):
     """The director's language model. ``model`` None means the Gemma 3 270M shipped in a registry package."""
 
@@ -146,7 +128,6 @@ class DubberConfig(_Section):
     cache_dir: Path = Field(default_factory=default_cache_dir)
     media: MediaConfig = MediaConfig()
     perception: PerceptionConfig = PerceptionConfig()
-    library: LibraryConfig = LibraryConfig()
     library: LibraryConfig = LibraryConfig()
     llm: LLMConfig = LLMConfig()
     director: DirectorConfig = DirectorConfig()
