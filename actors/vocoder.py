@@ -7,7 +7,9 @@ without touching callers. ``WorldVocoder`` (pyworld) is the default: training-fr
 Streaming (``Vocoder.stream``) renders each piece from a window of frames with context on both sides
 and cross-fades ``ActorConfig.overlap_frames`` frames between consecutive pieces. A piece is final once
 ``right_context_frames + overlap_frames`` later frames are known, so the first audio comes out as soon
-as the first chunk is in, and the pieces add up to exactly ``frames * hop_length`` samples.
+as the first chunk is in, and the pieces add up to exactly ``frames * hop_length`` samples. WORLD's
+cross-fade gains sum to 1 on voiced frames (both renderings carry the same pulses) and keep power on
+unvoiced ones (their noise is uncorrelated; a linear fade dipped fricatives by about 2 dB mid-fade).
 
 How close streamed audio is to whole-line audio (WORLD): WORLD places excitation pulses by integrating
 F0 from the first sample of the call, so a window synthesised on its own has its pulses in different
@@ -69,11 +71,7 @@ def get_vocoder(name: str = "world", **kwargs: Any) -> Vocoder:
 
 
 def _fade_in(n: int) -> np.ndarray:
-    """Raised-cosine ramp 0 -> 1 over ``n`` samples; fade-out is ``1 - ramp``, so the gains sum to 1.
-
-    Gains summing to 1 (not equal power) because the two renderings being joined are mostly the same
-    signal (identical voiced pulses); equal-power gains would swell that by up to 3 dB mid-fade.
-    """
+    """Raised-cosine ramp 0 -> 1 over ``n`` samples; with fade-out ``1 - ramp`` the gains sum to 1."""
     return np.sin(0.5 * np.pi * (np.arange(n) + 0.5) / max(n, 1)) ** 2
 
 
@@ -124,6 +122,14 @@ class Vocoder(ABC):
         """Audio for frames ``[start, stop)`` of the line received so far (``features``)."""
         return self.synthesize(features[start:stop])
 
+    def _crossfade_gains(self, frames: np.ndarray, num_samples: int) -> tuple[np.ndarray, np.ndarray]:
+        """(fade-out, fade-in) gains for joining two renderings of ``frames`` over ``num_samples`` samples.
+
+        Default: raised-cosine gains summing to 1, right when both renderings are the same signal.
+        """
+        ramp = _fade_in(num_samples).astype(np.float32)
+        return 1.0 - ramp, ramp
+
     def stream(self, chunks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         """Audio for successive chunks of frames, yielded as soon as each part is final.
 
@@ -150,8 +156,8 @@ class Vocoder(ABC):
             out = y[a:b].copy()
             if tail is not None and tail.size:
                 m = min(tail.size, out.size)
-                ramp = _fade_in(m).astype(np.float32)
-                out[:m] = tail[:m] * (1.0 - ramp) + out[:m] * ramp
+                g_out, g_in = self._crossfade_gains(buf[emitted : emitted + -(-m // hop)], m)
+                out[:m] = tail[:m] * g_out + out[:m] * g_in
             return out, (None if final else y[b : b + ov * hop].copy())
 
         for i, chunk in enumerate(chunks):
@@ -274,6 +280,21 @@ class WorldVocoder(Vocoder):
         return self._world(self._f0_clock(x), x)
 
     # ---- streaming ---------------------------------------------------------------------------------
+    def _crossfade_gains(self, frames: np.ndarray, num_samples: int) -> tuple[np.ndarray, np.ndarray]:
+        """Gains summing to 1 where voiced, equal-power where unvoiced.
+
+        The two renderings share their pulses (the same signal: gains must sum to 1) but not their noise
+        (uncorrelated: gains must keep power, or a fricative dips by 3 dB mid-fade). WORLD's unvoiced
+        frames are pure noise, so each sample takes the rule of its frame's voicing.
+        """
+        t = 0.5 * np.pi * (np.arange(num_samples) + 0.5) / max(num_samples, 1)
+        # unvoiced share per sample, interpolated between frame centres so the gains never step
+        per_frame = (frames[:, self.layout.vuv_index] <= 0.5).astype(np.float64)
+        u = np.interp(np.arange(num_samples) / self.hop_length, np.arange(per_frame.size), per_frame)
+        g_in = u * np.sin(t) + (1.0 - u) * np.sin(t) ** 2
+        g_out = u * np.cos(t) + (1.0 - u) * np.cos(t) ** 2
+        return g_out.astype(np.float32), g_in.astype(np.float32)
+
     def _interval_phase(self, f0_clock: np.ndarray) -> np.ndarray:
         """Pulse phase WORLD accumulates over each frame interval (frames j -> j+1), for len - 1 intervals.
 
