@@ -46,6 +46,37 @@ DIRECTION_TEMPLATES: dict[str, str] = {
 }
 
 
+# Few-shot examples for the LLM's direction; (line, emotion, level, note).
+DIRECTION_EXAMPLES: tuple[tuple[str, str, str, str], ...] = (
+    ("Give me back my keys, now!", "angry", "intensely", "Bite every word, you are done asking nicely."),
+    ("We used to walk here every day.", "sad", "clearly", "Let it fall away at the end, remembering someone gone."),
+    ("You got the job? That's amazing!", "happy", "clearly", "Light and quick, grinning through the words."),
+    ("Did you hear that noise downstairs?", "fear", "clearly", "Whisper it, breath held, listening for an answer."),
+    ("The train leaves at nine.", "neutral", "slightly", "Matter of fact, as if reading a timetable."),
+    ("Wait, you were there the whole time?", "surprise", "clearly", "Catch your breath on 'whole', eyes wide."),
+    ("Oh, is that what passes for effort now?", "contempt", "clearly", "Slow and cool, a half smile, never raise it."),
+    ("It's crawling with maggots.", "disgust", "clearly", "Pull back from the words as if they smell."),
+)  # fmt: skip
+
+
+def _words(text: str) -> set[str]:
+    return {w.strip(".,!?;:'\"").lower() for w in text.split()} - {""}
+
+
+def direction_problem(note: str, examples: list[str]) -> str | None:
+    """Why an LLM-written note is unusable, or None."""
+    if len(note.split()) < 3 or not any(c.isalpha() for c in note):
+        return "too short"
+    if any(marker in note for marker in ("Line:", "Emotion:", "Note:")):
+        return "runs into the prompt's format"
+    words = _words(note)
+    for example in examples:
+        ex = _words(example)
+        if len(words & ex) / max(1, len(words | ex)) > 0.5:
+            return "copies an example"
+    return None
+
+
 def level_word(intensity: float) -> str:
     return "slightly" if intensity < 0.45 else ("clearly" if intensity < 0.8 else "intensely")
 
@@ -163,28 +194,31 @@ class Director:
         )
 
     def direction(self, text: str, emotion: str, intensity: float) -> str:
-        """One sentence for the actor, written by the LLM; the template when it cannot."""
+        """One sentence for the actor, written by the LLM; the template when it cannot.
+
+        A small base model copies its examples, so the examples are of other emotions than the one asked
+        for, and a note that mostly repeats an example is not used."""
         template = DIRECTION_TEMPLATES[emotion].format(level=level_word(intensity))
         if not self.write_directions or not text:
             return template
+        examples = [e for e in DIRECTION_EXAMPLES if e[1] != emotion][:3]
+        prompt = "A film director gives an actor one short note on how to deliver a line.\n\n" + "".join(
+            f'Line: "{line}" Emotion: {emo}, {level}.\nNote: {note}\n\n'
+            for line, emo, level, note in examples
+        )
+        prompt += f'Line: "{text}" Emotion: {emotion}, {level_word(intensity)}.\nNote:'
         try:
-            llm = self._llm_backend()
-            prompt = (
-                "A film director gives an actor one short note on how to deliver a line.\n\n"
-                'Line: "Give me back my keys, now!" Emotion: angry, intense.\n'
-                "Note: Bite every word, you are done asking nicely.\n\n"
-                'Line: "We used to walk here every day." Emotion: sad, clear.\n'
-                "Note: Let it fall away at the end, remembering someone who is gone.\n\n"
-                f'Line: "{text}" Emotion: {emotion}, {level_word(intensity)}.\nNote:'
-            )
-            note = llm.generate(prompt, max_new_tokens=28, stop=["\n"]).strip()
+            note = self._llm_backend().generate(prompt, max_new_tokens=24, stop=["\n"]).strip()
         except Exception as exc:  # noqa: BLE001 - a missing or failing LLM must never stop the director
             log.warning(
                 "LLM could not write the direction (%s: %s); using the template", type(exc).__name__, exc
             )
             return template
-        if len(note.split()) < 3 or not any(c.isalpha() for c in note):
-            log.warning("LLM direction %r is unusable; using the template", note)
+        problem = direction_problem(note, [e[3] for e in examples])
+        if problem:
+            # garbage is a failure worth a warning; a copied example is the small model being itself
+            level = logging.INFO if problem == "copies an example" else logging.WARNING
+            log.log(level, "LLM direction %r not used (%s); using the template", note, problem)
             return template
         return note[:400]
 

@@ -19,6 +19,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("perceive", "perception.cli", "perceive a video clip (face, lips, expression, scene, audio, text)"),
     ("eval", "evaluation.cli", "evaluate dubbed takes (WER, SECS, EMO-ACC, sync, duration, MCD); train the emotion classifier"),
     ("direct", "agents.cli", "the director: emotion guidance for a line over a silent clip; train its cues"),
+    ("train", "actors.cli", "train the actor (progressive graph-based speech generator) on a corpus"),
     ("library", "retrieval.cli", "the Reference Footage library (LanceDB): build, search, info, neighbours"),
 ]
 

@@ -1,0 +1,302 @@
+"""``ProgressiveGraphGenerator``: the actor's acoustic model (DESIGN section 4), sized for a 2-core CPU.
+
+    phonemes -> phoneme encoder ------------------------------.
+    lips -> lip encoder -> text-to-lip attention (diagonal loss) -> per-video-frame content
+        -> attends G1, then G2, then G3 (progressive aggregation over the emotion graphs)
+        -> decoder with style-adaptive LayerNorm (style = speaker d-vector + reference style encoder +
+           director's guidance), one step per video frame emitting its 4 acoustic frames (x4 upsampling
+           as a reduction factor, as Tacotron does: 4x cheaper than decoding at 100 frames/s)
+        -> postnet at 100 frames/s -> WORLD features (actors.acoustics), vocoded by actors.vocoder
+    phoneme encoder -> duration predictor (no-face fallback and the "does the line fit" check)
+
+The output length is the video's by construction: content lives on video frames, and each video frame is
+``frames_per_video_frame`` acoustic frames. The decoder and postnet are convolutional with a finite
+receptive field (``decoder_context``), which is what lets streaming decode in chunks and give the same
+frames as decoding the whole line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from actors.graph import EmotionNodes, RelationalGraphAttention, num_nodes
+
+GUIDANCE_DIM = 6  # intensity, pace, pitch shift, energy, valence, arousal (scaled to about -1..1)
+
+
+@dataclass
+class ActorHParams:
+    vocab_size: int
+    acoustic_dim: int
+    caption_dim: int = 384
+    audio_emotion_dim: int = 32
+    dvector_dim: int = 256
+    lip_dim: int = 4
+    hidden: int = 128
+    heads: int = 2
+    phoneme_layers: int = 2
+    decoder_layers: int = 6
+    decoder_kernel: int = 5
+    postnet_layers: int = 4
+    postnet_channels: int = 64
+    frames_per_video_frame: int = 4
+    k: int = 3  # references per modality; 0 = no retrieval
+    graph_stages: int = 3  # 1: G1 only, 2: G1+G2, 3: G1+G2+G3
+    use_guidance: bool = True
+    num_emotions: int = 8
+    dropout: float = 0.1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def stages(self) -> int:
+        return 1 if self.k == 0 else self.graph_stages
+
+
+def sinusoid(length: int, dim: int, device) -> torch.Tensor:
+    pos = torch.arange(length, device=device, dtype=torch.float32)[:, None]
+    i = torch.arange(0, dim, 2, device=device, dtype=torch.float32)
+    angle = pos / torch.pow(10000.0, i / dim)
+    pe = torch.zeros(length, dim, device=device)
+    pe[:, 0::2], pe[:, 1::2] = torch.sin(angle), torch.cos(angle)
+    return pe
+
+
+class ConvBlock(nn.Module):
+    def __init__(self, channels: int, kernel: int, dropout: float):
+        super().__init__()
+        self.conv = nn.Conv1d(channels, channels, kernel, padding=kernel // 2)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, C)
+        return self.dropout(F.gelu(self.conv(x.transpose(1, 2)).transpose(1, 2)))
+
+
+class StyleAdaptiveLayerNorm(nn.Module):
+    """LayerNorm whose gain and bias are predicted from the style vector (Meta-StyleSpeech)."""
+
+    def __init__(self, channels: int, style_dim: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(channels, elementwise_affine=False)
+        self.affine = nn.Linear(style_dim, 2 * channels)
+        nn.init.zeros_(self.affine.weight)
+        with torch.no_grad():
+            self.affine.bias.copy_(torch.cat([torch.ones(channels), torch.zeros(channels)]))
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        gain, bias = self.affine(style).unsqueeze(1).chunk(2, dim=-1)
+        return gain * self.norm(x) + bias
+
+
+class StyleEncoder(nn.Module):
+    """A reference style vector from the voice prompt's acoustic frames: convs, then attention pooling."""
+
+    def __init__(self, acoustic_dim: int, hidden: int, dropout: float):
+        super().__init__()
+        self.inp = nn.Conv1d(acoustic_dim, hidden, 4, stride=4)  # 40 ms steps: style is slow
+        self.convs = nn.Sequential(ConvBlock(hidden, 5, dropout), ConvBlock(hidden, 5, dropout))
+        self.score = nn.Linear(hidden, 1)
+
+    def forward(self, frames: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # mask True = valid
+        h = self.convs(self.inp(frames.transpose(1, 2)).transpose(1, 2))
+        mask = mask[:, : h.shape[1] * 4 : 4]
+        w = self.score(h).squeeze(-1).masked_fill(~mask, -1e4).softmax(-1)
+        return torch.einsum("bt,btc->bc", w, h)
+
+
+class FramesAttendGraph(nn.Module):
+    def __init__(self, hidden: int, heads: int, dropout: float):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(hidden, heads, dropout=dropout, batch_first=True)
+        self.norm = nn.LayerNorm(hidden)
+
+    def forward(self, frames: torch.Tensor, nodes: torch.Tensor) -> torch.Tensor:
+        out, _ = self.attn(frames, nodes, nodes, need_weights=False)
+        return self.norm(frames + out)
+
+
+@dataclass
+class Encoded:
+    """The whole line up to the upsampling: what streaming decodes chunk by chunk."""
+
+    content: torch.Tensor  # (B, T_video, H), before the decoder
+    style: torch.Tensor  # (B, H)
+    attention: torch.Tensor | None  # (B, T_video, N) text-to-lip attention
+    log_durations: torch.Tensor  # (B, N) predicted log acoustic frames per phoneme
+    emotion_logits: torch.Tensor  # (B, num_emotions)
+
+
+class ProgressiveGraphGenerator(nn.Module):
+    def __init__(self, hp: ActorHParams):
+        super().__init__()
+        self.hp = hp
+        h, d = hp.hidden, hp.dropout
+        self.phoneme_embedding = nn.Embedding(hp.vocab_size, h, padding_idx=0)
+        layer = nn.TransformerEncoderLayer(h, hp.heads, 2 * h, d, batch_first=True, norm_first=True)
+        self.phoneme_encoder = nn.TransformerEncoder(layer, hp.phoneme_layers, enable_nested_tensor=False)
+        self.lip_in = nn.Linear(2 * hp.lip_dim, h)  # lip features and their frame-to-frame change
+        self.lip_encoder = nn.Sequential(ConvBlock(h, 5, d), ConvBlock(h, 5, d))
+        self.text_lip = nn.MultiheadAttention(h, 1, batch_first=True)  # one head: one alignment to supervise
+        self.content_norm = nn.LayerNorm(h)
+        self.duration = nn.Sequential(ConvBlock(h, 3, d), ConvBlock(h, 3, d), nn.Linear(h, 1))
+        self.speaker = nn.Linear(hp.dvector_dim, h)
+        self.style_encoder = StyleEncoder(hp.acoustic_dim, h, d)
+        self.guidance = nn.Linear(GUIDANCE_DIM, h)
+        self.nodes = EmotionNodes(hp.caption_dim, hp.audio_emotion_dim, h)
+        self.graphs = nn.ModuleList(RelationalGraphAttention(h, hp.heads, d) for _ in range(hp.stages))
+        self.progressive = nn.ModuleList(FramesAttendGraph(h, hp.heads, d) for _ in range(hp.stages))
+        self.emotion_head = nn.Sequential(nn.Linear(2 * h, h), nn.GELU(), nn.Linear(h, hp.num_emotions))
+        self.decoder = nn.ModuleList(ConvBlock(h, hp.decoder_kernel, d) for _ in range(hp.decoder_layers))
+        self.decoder_norms = nn.ModuleList(StyleAdaptiveLayerNorm(h, h) for _ in range(hp.decoder_layers))
+        self.out = nn.Linear(h, hp.frames_per_video_frame * hp.acoustic_dim)
+        pc = hp.postnet_channels
+        self.postnet = nn.Sequential(
+            *[
+                nn.Sequential(nn.Conv1d(hp.acoustic_dim if i == 0 else pc, pc, 5, padding=2), nn.Tanh())
+                for i in range(hp.postnet_layers - 1)
+            ],
+            nn.Conv1d(pc, hp.acoustic_dim, 5, padding=2),
+        )
+        self.speaker_head = nn.Linear(h, hp.dvector_dim)
+
+    @property
+    def decoder_context(self) -> int:
+        """Video frames either side that one output frame depends on (decoder plus postnet)."""
+        hp = self.hp
+        postnet = -(-hp.postnet_layers * 2 // hp.frames_per_video_frame)
+        return hp.decoder_layers * (hp.decoder_kernel // 2) + postnet
+
+    # -- encoder: everything that needs the whole line ---------------------------------------------------
+    def encode(
+        self,
+        phonemes: torch.Tensor,  # (B, N) ids, 0 = padding
+        lips: torch.Tensor,  # (B, T_video, lip_dim)
+        video_mask: torch.Tensor,  # (B, T_video) True = valid frame
+        dvector: torch.Tensor,  # (B, 256)
+        reference: torch.Tensor,  # (B, T_ref, acoustic_dim) the voice prompt's frames (normalised)
+        reference_mask: torch.Tensor,  # (B, T_ref)
+        guidance: torch.Tensor,  # (B, GUIDANCE_DIM)
+        target_nodes: torch.Tensor,  # (B, 3, caption_dim)
+        retrieved_nodes: torch.Tensor,  # (B, 3, K, caption_dim)
+        audio_nodes: torch.Tensor,  # (B, 3, K, audio_emotion_dim)
+        alignment: torch.Tensor | None = None,  # (B, T_video, N) a hard alignment instead of attention
+    ) -> Encoded:
+        hp = self.hp
+        phon_mask = phonemes != 0
+        p = self.phoneme_embedding(phonemes) + sinusoid(phonemes.shape[1], hp.hidden, phonemes.device)
+        p = self.phoneme_encoder(p, src_key_padding_mask=~phon_mask)
+        log_durations = self.duration(p).squeeze(-1).masked_fill(~phon_mask, 0.0)
+
+        delta = torch.diff(lips, dim=1, prepend=lips[:, :1])
+        v = self.lip_in(torch.cat([lips, delta], -1)) + sinusoid(lips.shape[1], hp.hidden, lips.device)
+        v = self.lip_encoder(v)
+        if alignment is None:
+            aligned, attention = self.text_lip(v, p, p, key_padding_mask=~phon_mask)
+        else:  # no face: phonemes placed by predicted durations
+            attention = alignment
+            aligned = torch.bmm(alignment, self.text_lip.out_proj(self.text_lip_value(p)))
+        content = self.content_norm(v + aligned)
+
+        k = retrieved_nodes.shape[2] if hp.k > 0 else 0
+        nodes = self.nodes(target_nodes, retrieved_nodes[:, :, :k], audio_nodes[:, :, :k])
+        for stage, (graph, attend) in enumerate(zip(self.graphs, self.progressive, strict=True), start=1):
+            n = num_nodes(k, stage)
+            graph_out = graph(nodes[:, :n], k, stage)
+            content = attend(content, graph_out)
+        pooled_frames = (content * video_mask[..., None]).sum(1) / video_mask.sum(1, keepdim=True).clamp(
+            min=1
+        )
+        emotion_logits = self.emotion_head(torch.cat([pooled_frames, graph_out.mean(1)], -1))
+
+        style = self.speaker(dvector) + self.style_encoder(reference, reference_mask)
+        if hp.use_guidance:
+            style = style + self.guidance(guidance)
+
+        return Encoded(content, style, attention, log_durations, emotion_logits)
+
+    def text_lip_value(self, p: torch.Tensor) -> torch.Tensor:
+        """The value projection of the text-to-lip attention (used with a hard alignment)."""
+        h = self.hp.hidden
+        w, b = self.text_lip.in_proj_weight[2 * h :], self.text_lip.in_proj_bias[2 * h :]
+        return F.linear(p, w, b)
+
+    # -- decoder: local, so it can run in chunks -----------------------------------------------------------
+    def decode(self, content: torch.Tensor, style: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T_video, H) content -> (coarse, refined) acoustic frames (B, 4 T_video, acoustic_dim)."""
+        coarse, refined, _ = self._decode(content, style)
+        return coarse, refined
+
+    def _decode(self, content: torch.Tensor, style: torch.Tensor):
+        x = content
+        for block, norm in zip(self.decoder, self.decoder_norms, strict=True):
+            x = norm(x + block(x), style)
+        b, t, _ = x.shape
+        coarse = self.out(x).reshape(b, t * self.hp.frames_per_video_frame, self.hp.acoustic_dim)
+        refined = coarse + self.postnet(coarse.transpose(1, 2)).transpose(1, 2)
+        return coarse, refined, x
+
+    def decode_chunk(self, content: torch.Tensor, style: torch.Tensor, start: int, end: int) -> torch.Tensor:
+        """Refined acoustic frames of video frames ``[start, end)``, decoded with enough context either
+        side to equal whole-line decoding."""
+        c, r = self.decoder_context, self.hp.frames_per_video_frame
+        lo, hi = max(0, start - c), min(content.shape[1], end + c)
+        _, refined = self.decode(content[:, lo:hi], style)
+        return refined[:, (start - lo) * r : (end - lo) * r]
+
+    def forward(self, batch: dict) -> dict:
+        enc = self.encode(
+            batch["phonemes"], batch["lips"], batch["video_mask"], batch["dvector"], batch["reference"],
+            batch["reference_mask"], batch["guidance"], batch["target_nodes"], batch["retrieved_nodes"],
+            batch["audio_nodes"],
+        )  # fmt: skip
+        coarse, refined, x = self._decode(enc.content, enc.style)
+        mask = batch["video_mask"]
+        pooled = (x * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
+        return {
+            "coarse": coarse,
+            "refined": refined,
+            "attention": enc.attention,
+            "log_durations": enc.log_durations,
+            "emotion_logits": enc.emotion_logits,
+            "speaker": self.speaker_head(pooled),
+        }
+
+
+def diagonal_alignment_loss(attention: torch.Tensor, video_mask: torch.Tensor, phon_mask: torch.Tensor,
+                            width: float = 0.25) -> torch.Tensor:  # fmt: skip
+    """Guided-attention penalty (Tachibana et al. 2018): attention far from the diagonal costs more.
+
+    The speech sits inside the clip with silence around it, so the band is wide (``width``).
+    """
+    t_len = video_mask.sum(1, keepdim=True).float()  # (B, 1)
+    n_len = phon_mask.sum(1, keepdim=True).float()
+    t = torch.arange(attention.shape[1], device=attention.device)[None, :, None] / t_len[:, :, None]
+    n = torch.arange(attention.shape[2], device=attention.device)[None, None, :] / n_len[:, :, None]
+    w = 1.0 - torch.exp(-((n - t) ** 2) / (2 * width**2))
+    m = video_mask[:, :, None] & phon_mask[:, None, :]
+    return (attention * w * m).sum() / m.sum().clamp(min=1) * attention.shape[2]
+
+
+def durations_from_attention(attention: torch.Tensor, frames_per_video_frame: int) -> torch.Tensor:
+    """Acoustic frames each phoneme got under the text-to-lip attention (the duration target)."""
+    return attention.sum(1) * frames_per_video_frame
+
+
+def hard_alignment(
+    log_durations: torch.Tensor, phon_mask: torch.Tensor, num_video_frames: int
+) -> torch.Tensor:
+    """(B, T_video, N) one-hot alignment from predicted durations rescaled to fill ``num_video_frames``."""
+    dur = torch.exp(log_durations).masked_fill(~phon_mask, 0.0)
+    ends = torch.cumsum(dur, 1) / dur.sum(1, keepdim=True).clamp(min=1e-6) * num_video_frames  # (B, N)
+    centres = torch.arange(num_video_frames, device=dur.device)[None, :, None] + 0.5  # (1, T, 1)
+    index = (centres > ends[:, None, :]).sum(-1).clamp(max=phon_mask.shape[1] - 1)  # (B, T)
+    return F.one_hot(index, phon_mask.shape[1]).float()
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

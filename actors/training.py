@@ -1,0 +1,403 @@
+"""Training the actor: ``dubber train --corpus DIR --config recipes/actor/default.yaml --out DIR``.
+
+Resumable (``<out>/last.pt`` holds the model, optimiser, step and data order), a checkpoint per epoch, a
+progress bar, losses in ``<out>/losses.csv`` with curves in ``<out>/losses.png``, and a validation pass per
+epoch that writes sample audio to ``<out>/samples/``. Ablations train from the same recipe with one switch
+changed (``--set k=0``, ``--set graph_stages=1``...).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict
+
+from actors.dataset import ActorDataset, EmotionNodeTable, PhonemeVocabulary, collate, load_clips
+from actors.features import FeatureStore, precompute
+from actors.model import (
+    ActorHParams,
+    ProgressiveGraphGenerator,
+    count_parameters,
+    diagonal_alignment_loss,
+    durations_from_attention,
+)
+from dubber.errors import BadInputError
+
+log = logging.getLogger(__name__)
+
+
+class TrainingRecipe(BaseModel):
+    """Everything a training run depends on; written next to the checkpoints."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # model switches (ActorHParams)
+    hidden: int = 128
+    heads: int = 2
+    decoder_layers: int = 6
+    postnet_layers: int = 4
+    k: int = 3
+    graph_stages: int = 3
+    use_guidance: bool = True
+    dropout: float = 0.1
+    # data
+    library: str | None = None  # LanceDB URI with the corpus's rows and precomputed neighbours
+    max_train_clips: int | None = None
+    valid_clips: int = 64
+    workers: int = 2  # feature precompute processes
+    # optimisation
+    epochs: int = 30
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    warmup_steps: int = 300
+    grad_clip: float = 1.0
+    seed: int = 0
+    threads: int = 2
+    # loss weights
+    w_lf0: float = 1.0
+    w_vuv: float = 0.5
+    w_emotion: float = 0.1
+    w_duration: float = 0.1
+    w_diagonal: float = 2.0
+    w_speaker: float = 0.1
+    # validation
+    samples: int = 2
+
+    @classmethod
+    def load(cls, path: str | Path | None, overrides: list[str] | None = None) -> TrainingRecipe:
+        import yaml
+
+        data: dict = {}
+        if path is not None:
+            p = Path(path)
+            if not p.is_file():
+                raise BadInputError("training recipe not found", source=p)
+            data = yaml.safe_load(p.read_text()) or {}
+        for item in overrides or []:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise BadInputError(f"--set {item!r}: expected KEY=VALUE")
+            data[key.strip()] = yaml.safe_load(value)
+        return cls.model_validate(data)
+
+    def hparams(self, vocab_size: int, acoustic_dim: int, caption_dim: int, audio_dim: int) -> ActorHParams:
+        from dubber.config import get_config
+
+        return ActorHParams(
+            vocab_size=vocab_size, acoustic_dim=acoustic_dim, caption_dim=caption_dim, audio_emotion_dim=audio_dim,
+            hidden=self.hidden, heads=self.heads, decoder_layers=self.decoder_layers,
+            postnet_layers=self.postnet_layers, k=self.k, graph_stages=self.graph_stages,
+            use_guidance=self.use_guidance, dropout=self.dropout,
+            frames_per_video_frame=get_config().media.frames_per_video_frame,
+        )  # fmt: skip
+
+
+def acoustic_loss(out: dict, batch: dict, layout, recipe: TrainingRecipe) -> dict[str, torch.Tensor]:
+    """Masked L1 on envelope, aperiodicity and voiced log-F0; BCE on voicing; for coarse and refined."""
+    target, mask = batch["acoustics"], batch["acoustic_mask"].float()
+    vuv = target[..., layout.vuv].squeeze(-1)
+    frames = mask.sum().clamp(min=1)
+    losses = {}
+    for name in ("coarse", "refined"):
+        pred = out[name]
+        sp = ((pred[..., layout.sp] - target[..., layout.sp]).abs().mean(-1) * mask).sum() / frames
+        ap = ((pred[..., layout.ap] - target[..., layout.ap]).abs().mean(-1) * mask).sum() / frames
+        voiced = mask * vuv
+        lf0 = ((pred[..., layout.lf0].squeeze(-1) - target[..., layout.lf0].squeeze(-1)).abs() * voiced).sum()
+        lf0 = lf0 / voiced.sum().clamp(min=1)
+        bce = F.binary_cross_entropy_with_logits(pred[..., layout.vuv].squeeze(-1), vuv, reduction="none")
+        losses[f"{name}_sp"] = sp
+        losses[f"{name}_ap"] = ap
+        losses[f"{name}_lf0"] = lf0
+        losses[f"{name}_vuv"] = (bce * mask).sum() / frames
+    return losses
+
+
+def total_loss(model, out: dict, batch: dict, layout, recipe: TrainingRecipe) -> dict[str, torch.Tensor]:
+    losses = acoustic_loss(out, batch, layout, recipe)
+    phon_mask = batch["phonemes"] != 0
+    attention = out["attention"]
+    losses["diagonal"] = diagonal_alignment_loss(attention, batch["video_mask"], phon_mask)
+    target_dur = torch.log1p(durations_from_attention(attention.detach(), model.hp.frames_per_video_frame))
+    losses["duration"] = ((out["log_durations"] - target_dur) ** 2 * phon_mask).sum() / phon_mask.sum()
+    losses["emotion"] = F.cross_entropy(out["emotion_logits"], batch["emotion"], ignore_index=-100)
+    losses["speaker"] = (1 - F.cosine_similarity(out["speaker"], batch["target_dvector"], dim=-1)).mean()
+    w = recipe
+    losses["total"] = (
+        sum(losses[f"{n}_sp"] + losses[f"{n}_ap"] for n in ("coarse", "refined"))
+        + w.w_lf0 * (losses["coarse_lf0"] + losses["refined_lf0"])
+        + w.w_vuv * (losses["coarse_vuv"] + losses["refined_vuv"])
+        + w.w_diagonal * losses["diagonal"]
+        + w.w_duration * losses["duration"]
+        + w.w_emotion * losses["emotion"]
+        + w.w_speaker * losses["speaker"]
+    )
+    return losses
+
+
+def _atomic_save(obj, path: Path) -> None:
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def plot_losses(csv_path: Path, png_path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = list(csv.DictReader(csv_path.open()))
+    if not rows:
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    train = [r for r in rows if r["phase"] == "train"]
+    valid = [r for r in rows if r["phase"] == "valid"]
+    for key in ("total", "refined_sp", "refined_lf0", "diagonal", "emotion"):
+        axes[0].plot([int(r["step"]) for r in train], [float(r[key]) for r in train], label=key, lw=0.8)
+        if valid:
+            axes[1].plot([int(r["step"]) for r in valid], [float(r[key]) for r in valid], "o-", label=key)
+    for ax, title in zip(axes, ("train", "valid"), strict=True):
+        ax.set_title(title)
+        ax.set_xlabel("step")
+        ax.set_yscale("log")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=100)
+    plt.close(fig)
+
+
+LOSS_KEYS = (
+    "total", "coarse_sp", "refined_sp", "coarse_ap", "refined_ap", "coarse_lf0", "refined_lf0", "coarse_vuv",
+    "refined_vuv", "diagonal", "duration", "emotion", "speaker",
+)  # fmt: skip
+
+
+def training_records(corpus: str | Path, recipe: TrainingRecipe):
+    from corpora.readers import read_corpus
+
+    records = [r for r in read_corpus(corpus) if r.audio_path is not None]
+    train_recs = [r for r in records if r.split == "train"][: recipe.max_train_clips]
+    valid_recs = [r for r in records if r.split == "valid"][: recipe.valid_clips]
+    if not train_recs:
+        raise BadInputError("no training clips (split 'train' with audio)", source=corpus)
+    return train_recs, valid_recs
+
+
+def precompute_features(corpus: str | Path, recipe: TrainingRecipe, progress: bool = True) -> dict:
+    train_recs, valid_recs = training_records(corpus, recipe)
+    store = FeatureStore()
+    t0 = time.perf_counter()
+    failed = precompute(train_recs + valid_recs, store, workers=recipe.workers, progress=progress)
+    return {"clips": len(train_recs) + len(valid_recs), "failed": failed, "store": str(store.root),
+            "seconds": round(time.perf_counter() - t0, 1)}  # fmt: skip
+
+
+def train_actor(
+    corpus: str | Path,
+    out: str | Path,
+    recipe: TrainingRecipe,
+    progress: bool = True,
+    max_steps: int | None = None,
+) -> dict:
+    from tqdm import tqdm
+
+    from actors.acoustics import FeatureLayout, FeatureStats
+    from retrieval.neighbours import load_neighbours
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "samples").mkdir(exist_ok=True)
+    torch.set_num_threads(recipe.threads)
+    torch.manual_seed(recipe.seed)
+    (out / "recipe.json").write_text(recipe.model_dump_json(indent=1) + "\n")
+
+    train_recs, valid_recs = training_records(corpus, recipe)
+    store = FeatureStore()
+    failed = precompute(train_recs + valid_recs, store, workers=recipe.workers, progress=progress)
+    if failed:
+        log.warning("%d clips failed feature extraction and are skipped: %s", len(failed), list(failed)[:5])
+    train_clips = load_clips(store, [r.clip_id for r in train_recs])
+    valid_clips = load_clips(store, [r.clip_id for r in valid_recs])
+
+    layout = FeatureLayout()
+    ckpt_path = out / "last.pt"
+    state = torch.load(ckpt_path, weights_only=False) if ckpt_path.is_file() else None
+    if state is not None:
+        vocab = PhonemeVocabulary(state["vocab"])
+        stats = FeatureStats.from_dict(state["stats"])
+    else:
+        vocab = PhonemeVocabulary.build(c.phonemes for c in train_clips)
+        stats = FeatureStats.fit([c.acoustics for c in train_clips])
+
+    nodes = EmotionNodeTable.from_library(recipe.library)
+    neighbours = load_neighbours(recipe.library, k=max(recipe.k, 1))
+    prompt_pool: dict[str, list] = {}
+    for c in train_clips:
+        prompt_pool.setdefault(c.speaker, []).append(c)
+    k_data = max(recipe.k, 1)
+    train_set = ActorDataset(
+        train_clips, vocab, stats, nodes, neighbours, prompt_pool, k_data, True, recipe.seed
+    )
+    valid_set = ActorDataset(valid_clips, vocab, stats, nodes, neighbours, prompt_pool, k_data, False)
+
+    hp = recipe.hparams(len(vocab), layout.dim, nodes.caption_dim, nodes.audio_dim)
+    model = ProgressiveGraphGenerator(hp)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=recipe.learning_rate, weight_decay=1e-4)
+    steps_per_epoch = math.ceil(len(train_set) / recipe.batch_size)
+    total_steps = steps_per_epoch * recipe.epochs
+
+    def lr_at(step: int) -> float:
+        warm = min(1.0, (step + 1) / recipe.warmup_steps)
+        return (
+            recipe.learning_rate * warm * 0.5 * (1 + math.cos(math.pi * min(1.0, step / max(1, total_steps))))
+        )
+
+    step, epoch, best = 0, 0, float("inf")
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        step, epoch, best = state["step"], state["epoch"], state.get("best", float("inf"))
+        log.info("resuming from %s: epoch %d, step %d", ckpt_path, epoch, step)
+    log.info(
+        "actor: %d parameters, %d train / %d valid clips",
+        count_parameters(model),
+        len(train_set),
+        len(valid_set),
+    )
+
+    csv_path = out / "losses.csv"
+    new_csv = not csv_path.is_file()
+    csv_file = csv_path.open("a", newline="")
+    writer = csv.DictWriter(csv_file, fieldnames=["phase", "epoch", "step", "lr", "seconds", *LOSS_KEYS])
+    if new_csv:
+        writer.writeheader()
+
+    def checkpoint(path: Path) -> None:
+        _atomic_save(
+            {
+                "model": model.state_dict(), "optimiser": optimiser.state_dict(), "step": step, "epoch": epoch,
+                "best": best, "hparams": hp.to_dict(), "vocab": vocab.symbols, "stats": stats.to_dict(),
+                "recipe": recipe.model_dump(), "corpus": str(corpus),
+            },
+            path,
+        )  # fmt: skip
+
+    t_start = time.perf_counter()
+    try:
+        while epoch < recipe.epochs and (max_steps is None or step < max_steps):
+            model.train()
+            order = np.random.default_rng(recipe.seed + epoch).permutation(len(train_set))
+            # batches of similar length waste less padding
+            chunks = [
+                order[i : i + recipe.batch_size * 8] for i in range(0, len(order), recipe.batch_size * 8)
+            ]
+            batches = []
+            for chunk in chunks:
+                chunk = sorted(chunk, key=lambda i: train_set.clips[i].num_video_frames)
+                batches += [chunk[i : i + recipe.batch_size] for i in range(0, len(chunk), recipe.batch_size)]
+            np.random.default_rng(recipe.seed + 1000 + epoch).shuffle(batches)
+            bar = tqdm(batches, desc=f"epoch {epoch + 1}/{recipe.epochs}", unit="batch", disable=not progress)
+            for idx in bar:
+                batch = collate([train_set[i] for i in idx], hp.frames_per_video_frame)
+                for group in optimiser.param_groups:
+                    group["lr"] = lr_at(step)
+                losses = total_loss(model, model(batch), batch, layout, recipe)
+                optimiser.zero_grad()
+                losses["total"].backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.grad_clip)
+                optimiser.step()
+                step += 1
+                bar.set_postfix(loss=f"{losses['total'].item():.3f}", sp=f"{losses['refined_sp'].item():.3f}")
+                if step % 20 == 0:
+                    writer.writerow(
+                        {"phase": "train", "epoch": epoch, "step": step, "lr": lr_at(step),
+                         "seconds": round(time.perf_counter() - t_start, 1),
+                         **{k: round(losses[k].item(), 5) for k in LOSS_KEYS}}
+                    )  # fmt: skip
+                    csv_file.flush()
+                if max_steps is not None and step >= max_steps:
+                    break
+            epoch += 1
+            valid = validate(model, valid_set, layout, recipe, out / "samples", f"epoch{epoch:03d}", stats)
+            writer.writerow(
+                {"phase": "valid", "epoch": epoch, "step": step, "lr": lr_at(step),
+                 "seconds": round(time.perf_counter() - t_start, 1), **valid}
+            )  # fmt: skip
+            csv_file.flush()
+            if valid["total"] < best:
+                best = valid["total"]
+                checkpoint(out / "best.pt")
+            checkpoint(ckpt_path)
+            plot_losses(csv_path, out / "losses.png")
+            log.info("epoch %d: valid loss %.4f (best %.4f)", epoch, valid["total"], best)
+    finally:
+        csv_file.close()
+    report = {"epochs": epoch, "steps": step, "best_valid": best, "parameters": count_parameters(model),
+              "seconds": round(time.perf_counter() - t_start, 1)}  # fmt: skip
+    (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+    return report
+
+
+@torch.no_grad()
+def validate(model, dataset, layout, recipe, sample_dir: Path, tag: str, stats) -> dict[str, float]:
+    import soundfile as sf
+
+    from actors.vocoder import get_vocoder
+    from dubber.config import get_config
+
+    model.eval()
+    sums: dict[str, float] = {}
+    n = 0
+    for i in range(0, len(dataset), recipe.batch_size):
+        items = [dataset[j] for j in range(i, min(len(dataset), i + recipe.batch_size))]
+        batch = collate(items, model.hp.frames_per_video_frame)
+        out = model(batch)
+        losses = total_loss(model, out, batch, layout, recipe)
+        for k in LOSS_KEYS:
+            sums[k] = sums.get(k, 0.0) + losses[k].item() * len(items)
+        n += len(items)
+        if i == 0 and recipe.samples:
+            vocoder = get_vocoder()
+            for j in range(min(recipe.samples, len(items))):
+                frames = int(batch["acoustic_mask"][j].sum())
+                feats = frames_to_features(out["refined"][j, :frames].numpy(), stats, layout)
+                audio = vocoder.synthesize(feats)
+                sf.write(
+                    sample_dir / f"{tag}_{items[j]['clip_id']}.wav", audio, get_config().media.sample_rate
+                )
+    return {k: round(v / max(n, 1), 5) for k, v in sums.items()}
+
+
+def frames_to_features(pred: np.ndarray, stats, layout) -> np.ndarray:
+    """Model output (normalised, voicing as a logit) -> WORLD features for the vocoder."""
+    feats = stats.denormalise(pred.copy())
+    feats[:, layout.vuv] = (pred[:, layout.vuv] > 0).astype(np.float32)
+    return feats
+
+
+def export_checkpoint(run: str | Path, out: str | Path) -> dict:
+    """The inference-only checkpoint of a run (no optimiser, float16 weights): what ships."""
+    run = Path(run)
+    source = run / "best.pt" if (run / "best.pt").is_file() else run / "last.pt"
+    if not source.is_file():
+        raise BadInputError("no checkpoint in this run folder", source=run)
+    state = torch.load(source, map_location="cpu", weights_only=False)
+    slim = {
+        "model": {k: v.half() if v.is_floating_point() else v for k, v in state["model"].items()},
+        **{k: state[k] for k in ("hparams", "vocab", "stats", "recipe", "corpus", "step", "epoch", "best")},
+        "source": str(source),
+    }
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_save(slim, out)
+    return {"source": str(source), "out": str(out), "bytes": out.stat().st_size, "epoch": state["epoch"]}

@@ -1,0 +1,255 @@
+"""The actor at dubbing time: a trained ``ProgressiveGraphGenerator`` plus a vocoder, as one small core.
+
+    actor = Actor.load()                                   # the shipped checkpoint by default
+    prompt = actor.voice_prompt(audio, sr)                 # refuses < 1 s or silent prompts
+    inputs = actor.clip_inputs(video, text)                # phonemes + lip motion of the silent clip
+    for pcm in actor.stream(inputs, prompt, guidance, nodes):   # PCM16 chunks as soon as each is ready
+        ...
+    audio = actor.perform(inputs, prompt, guidance, nodes)       # the same audio, whole
+
+The encoder runs once over the whole line (alignment, emotion graphs); the decoder and the vocoder run chunk
+by chunk (``actor.chunk_video_frames`` video frames each) with enough context that streaming and whole-line
+synthesis give the same frames.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from actors.dataset import MAX_REFERENCE_FRAMES, PhonemeVocabulary, guidance_vector
+from actors.features import ClipInputs
+from actors.graph import MODALITIES
+from actors.model import ActorHParams, ProgressiveGraphGenerator, hard_alignment
+from dubber.config import get_config
+from dubber.errors import BadInputError, MissingComponentError
+from dubber.messages import EmotionGuidance, ReferenceClip
+
+log = logging.getLogger(__name__)
+
+
+class LineTooLongError(BadInputError):
+    """The line cannot be said in the clip at any sane speaking rate."""
+
+
+@dataclass
+class VoicePrompt:
+    dvector: np.ndarray  # (256,)
+    reference: np.ndarray  # (T, acoustic_dim) normalised WORLD frames
+    seconds: float
+
+
+@dataclass
+class EmotionNodes:
+    """The graph inputs of one line: the target's caption vectors and K references per modality."""
+
+    target: np.ndarray  # (3, caption_dim)
+    retrieved: np.ndarray  # (3, K, caption_dim)
+    audio: np.ndarray  # (3, K, audio_dim)
+    reference_ids: dict[str, list[str]]
+
+    @classmethod
+    def empty(cls, caption_dim: int, audio_dim: int, k: int) -> EmotionNodes:
+        return cls(
+            np.zeros((3, caption_dim), np.float32),
+            np.zeros((3, k, caption_dim), np.float32),
+            np.zeros((3, k, audio_dim), np.float32),
+            {},
+        )
+
+    @classmethod
+    def from_library(
+        cls,
+        library,
+        target_vectors: dict[str, np.ndarray],
+        references: dict[str, list[ReferenceClip]],
+        k: int,
+    ) -> EmotionNodes:
+        """Nodes from a director's retrieval: the target's vectors and the retrieved clips' stored vectors."""
+        caption_dim = len(next(iter(target_vectors.values())))
+        first = next((refs[0] for refs in references.values() if refs), None)
+        audio_dim = len(first.audio_emotion) if first else 1
+        nodes = cls.empty(caption_dim, audio_dim, k)
+        ids = {m: [r.clip_id for r in references.get(m, [])[:k]] for m in MODALITIES}
+        wanted = sorted({c for v in ids.values() for c in v})
+        rows = (
+            {r["clip_id"]: r for r in library.rows(wanted, [f"{m}_vector" for m in MODALITIES])}
+            if wanted
+            else {}
+        )
+        for m, modality in enumerate(MODALITIES):
+            if modality in target_vectors:
+                nodes.target[m] = target_vectors[modality]
+            for j, ref in enumerate(references.get(modality, [])[:k]):
+                if ref.clip_id in rows:
+                    nodes.retrieved[m, j] = rows[ref.clip_id][f"{modality}_vector"]
+                nodes.audio[m, j] = ref.audio_emotion
+        nodes.reference_ids = ids
+        return nodes
+
+
+class Actor:
+    def __init__(self, model: ProgressiveGraphGenerator, vocab: PhonemeVocabulary, stats, vocoder=None):
+        from actors.acoustics import FeatureLayout
+        from actors.vocoder import get_vocoder
+
+        self.model = model.eval()
+        self.vocab = vocab
+        self.stats = stats
+        self.layout = FeatureLayout()
+        self.vocoder = vocoder or get_vocoder()
+        self.config = get_config()
+
+    @classmethod
+    def load(cls, checkpoint: str | Path | None = None) -> Actor:
+        from actors.acoustics import FeatureStats
+
+        path = Path(checkpoint or get_config().actor.checkpoint)
+        if not path.is_file():
+            raise MissingComponentError(
+                "no trained actor checkpoint here", source=path, hint="train one: dubber train (see README)"
+            )
+        torch.set_num_threads(get_config().actor.threads)
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        model = ProgressiveGraphGenerator(ActorHParams(**state["hparams"]))
+        model.load_state_dict({k: v.float() for k, v in state["model"].items()})
+        return cls(model, PhonemeVocabulary(state["vocab"]), FeatureStats.from_dict(state["stats"]))
+
+    @property
+    def hp(self) -> ActorHParams:
+        return self.model.hp
+
+    # -- inputs ---------------------------------------------------------------------------------------------
+    def voice_prompt(self, audio: np.ndarray, sr: int, source: str | None = "voice prompt") -> VoicePrompt:
+        from actors.acoustics import extract_acoustics
+        from perception.audio import check_audio, resample
+        from perception.speaker import get_speaker_encoder
+
+        rate = self.config.media.sample_rate
+        audio = resample(check_audio(audio, sr, source=source), sr, rate)
+        seconds = len(audio) / rate
+        if seconds < self.config.actor.min_prompt_seconds:
+            raise BadInputError(
+                f"the voice prompt is {seconds:.2f} s long; at least {self.config.actor.min_prompt_seconds:g} s "
+                "of the character speaking is needed",
+                source=source,
+            )
+        frames = extract_acoustics(audio, rate)
+        reference = self.stats.normalise(frames)[:MAX_REFERENCE_FRAMES].astype(np.float32)
+        dvector = get_speaker_encoder().embed(audio, rate).astype(np.float32)
+        return VoicePrompt(dvector, reference, seconds)
+
+    def clip_inputs(self, video: str | Path, text: str, language: str = "en", perceiver=None) -> ClipInputs:
+        from actors.features import video_lips
+        from perception.text import normalise_text, phonemize
+
+        phonemes = phonemize(normalise_text(text, language))
+        if not phonemes:
+            raise BadInputError("the line has nothing to say (no phonemes)", source="--text")
+        unknown = self.vocab.unknown(phonemes)
+        if unknown:
+            log.warning("phonemes the actor never saw in training: %s (spoken as <unk>)", " ".join(unknown))
+        return ClipInputs(
+            clip_id=Path(video).stem, text=text, phonemes=phonemes, lips=video_lips(video, perceiver)
+        )
+
+    # -- planning -------------------------------------------------------------------------------------------
+    def _tensors(
+        self, x: ClipInputs, prompt: VoicePrompt, guidance: EmotionGuidance | None, nodes: EmotionNodes
+    ):
+        k = max(self.hp.k, 1)
+        retrieved = np.zeros((3, k, nodes.retrieved.shape[-1]), np.float32)
+        audio = np.zeros((3, k, nodes.audio.shape[-1]), np.float32)
+        n = min(k, nodes.retrieved.shape[1])
+        retrieved[:, :n], audio[:, :n] = nodes.retrieved[:, :n], nodes.audio[:, :n]
+        g = guidance_vector(guidance) if guidance is not None else np.zeros(6, np.float32)
+        return {
+            "phonemes": torch.tensor([self.vocab.encode(x.phonemes)], dtype=torch.long),
+            "lips": torch.from_numpy(x.lips[None].astype(np.float32)),
+            "video_mask": torch.ones(1, x.num_video_frames, dtype=torch.bool),
+            "dvector": torch.from_numpy(prompt.dvector[None]),
+            "reference": torch.from_numpy(prompt.reference[None]),
+            "reference_mask": torch.ones(1, len(prompt.reference), dtype=torch.bool),
+            "guidance": torch.from_numpy(g[None]),
+            "target_nodes": torch.from_numpy(nodes.target[None].astype(np.float32)),
+            "retrieved_nodes": torch.from_numpy(retrieved[None]),
+            "audio_nodes": torch.from_numpy(audio[None]),
+        }
+
+    @torch.no_grad()
+    def natural_seconds(self, x: ClipInputs, pace: float = 1.0) -> float:
+        """How long the line takes at the voice's natural rate (duration predictor), over ``pace``."""
+        p = self.model.phoneme_embedding(torch.tensor([self.vocab.encode(x.phonemes)]))
+        from actors.model import sinusoid
+
+        p = self.model.phoneme_encoder(p + sinusoid(p.shape[1], self.hp.hidden, p.device))
+        frames = torch.expm1(self.model.duration(p).squeeze(-1)).clamp(min=0).sum().item()
+        return frames * self.config.media.hop_ms / 1000.0 / max(pace, 1e-3)
+
+    def fit_line(self, x: ClipInputs, pace: float = 1.0, fit: str = "refuse") -> ClipInputs:
+        """Refuse a line that cannot fit the clip, or (``fit="speed"``) give it the frames it needs at the
+        fastest sane rate; a line that fits is returned as it is."""
+        clip_s = x.num_video_frames / self.config.media.fps
+        need_s = self.natural_seconds(x, pace)
+        max_rate = self.config.actor.max_speaking_rate
+        if need_s <= clip_s * max_rate:
+            return x
+        fastest_s = need_s / max_rate
+        if fit != "speed":
+            raise LineTooLongError(
+                f"the line needs about {need_s:.1f} s at a natural rate ({fastest_s:.1f} s at the fastest sane "
+                f"rate, x{max_rate:g}), the clip is {clip_s:.1f} s; shorten the line, use a longer clip, or pass "
+                "--fit speed to let it run over",
+                source="--text",
+            )
+        extra = int(np.ceil((fastest_s - clip_s) * self.config.media.fps))
+        log.warning("line runs %.1f s past the clip at x%g speed (--fit speed)", fastest_s - clip_s, max_rate)
+        pad = np.zeros((extra, x.lips.shape[1]), np.float32)  # no face there: the decoder fills from the text
+        return ClipInputs(**{**x.__dict__, "lips": np.concatenate([x.lips, pad])})
+
+    # -- synthesis ------------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def encode(
+        self, x: ClipInputs, prompt: VoicePrompt, guidance: EmotionGuidance | None, nodes: EmotionNodes
+    ):
+        t = self._tensors(x, prompt, guidance, nodes)
+        alignment = None
+        if x.lips[:, -1].max() <= 0:  # no face anywhere: place the phonemes by predicted durations
+            log.warning("%s: no face in the clip; aligning the line by predicted durations only", x.clip_id)
+            enc = self.model.encode(**t)
+            alignment = hard_alignment(enc.log_durations, t["phonemes"] != 0, x.num_video_frames)
+        return self.model.encode(**t, alignment=alignment)
+
+    def _frames(self, refined: torch.Tensor) -> np.ndarray:
+        pred = refined[0].numpy()
+        feats = self.stats.denormalise(pred.copy())
+        feats[:, self.layout.vuv] = (pred[:, self.layout.vuv] > 0).astype(np.float32)
+        return feats
+
+    @torch.no_grad()
+    def feature_chunks(self, encoded) -> Iterator[np.ndarray]:
+        step = self.config.actor.chunk_video_frames
+        total = encoded.content.shape[1]  # video frames
+        for start in range(0, total, step):
+            yield self._frames(
+                self.model.decode_chunk(encoded.content, encoded.style, start, min(total, start + step))
+            )
+
+    @torch.no_grad()
+    def features(self, x, prompt, guidance, nodes) -> np.ndarray:
+        enc = self.encode(x, prompt, guidance, nodes)
+        _, refined = self.model.decode(enc.content, enc.style)
+        return self._frames(refined)
+
+    def perform(self, x, prompt, guidance, nodes) -> np.ndarray:
+        """The whole line as float32 audio at ``media.sample_rate``."""
+        return self.vocoder.synthesize(self.features(x, prompt, guidance, nodes))
+
+    def stream(self, x, prompt, guidance, nodes) -> Iterator[np.ndarray]:
+        """Float32 audio chunks, each yielded as soon as it is decoded and vocoded."""
+        yield from self.vocoder.stream(self.feature_chunks(self.encode(x, prompt, guidance, nodes)))
