@@ -17,8 +17,13 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("demo", "dubber.demo", "run the main job on the bundled demo clip and print what it found"),
     ("corpus", "corpora.cli", "render synthetic audiovisual clips; list the voice bank"),
     ("perceive", "perception.cli", "perceive a video clip (face, lips, expression, scene, audio, text)"),
-    ("eval", "evaluation.cli", "evaluate dubbed takes (WER, SECS, EMO-ACC, sync, duration, MCD); train the emotion classifier"),
+    (
+        "eval",
+        "evaluation.cli",
+        "evaluate dubbed takes (WER, SECS, EMO-ACC, sync, duration, MCD); train the emotion classifier",
+    ),
     ("direct", "agents.cli", "the director: emotion guidance for a line over a silent clip; train its cues"),
+    ("dub", "dubber.dub", "dub a line over a silent clip in a character's voice (wav, mp4, message log)"),
     ("train", "actors.cli", "train the actor (progressive graph-based speech generator) on a corpus"),
     ("library", "retrieval.cli", "the Reference Footage library (LanceDB): build, search, info, neighbours"),
 ]

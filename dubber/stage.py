@@ -1,0 +1,177 @@
+"""The dubbing stage: one line end to end, perception -> director -> actor, with the review loop.
+
+``DubbingStage.dub_line`` perceives the silent clip, asks the director (a ``DirectorSession``, so earlier
+lines count) for guidance, retrieves reference footage from the library, lets the actor perform, and runs
+the director's review loop (at most ``director.max_takes`` takes; a re-direct also brings the next K
+references). Every message goes to ``emit`` (the session's message log, a websocket, a list in tests).
+``dubber dub``, the server and batch localisation all use this one class.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dubber.config import get_config
+from dubber.messages import (
+    EmotionGuidance,
+    LineRequest,
+    PerceptionReport,
+    ReferenceClip,
+    ReferencesMessage,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LineOutcome:
+    audio: np.ndarray
+    sample_rate: int
+    guidance: EmotionGuidance
+    references: dict[str, list[ReferenceClip]]
+    takes: int
+    chosen_take: int
+    scores: dict
+    seconds: float
+    warnings: list[str] = field(default_factory=list)
+
+
+class DubbingStage:
+    def __init__(self, actor=None, director=None, library=None, use_llm: bool = True):
+        self._actor, self._director, self._library = actor, director, library
+        self.use_llm = use_llm
+        self.config = get_config()
+
+    # Models load on first use, once per stage (a Ray actor holds one stage).
+    @property
+    def actor(self):
+        if self._actor is None:
+            from actors.voice import Actor
+
+            self._actor = Actor.load()
+        return self._actor
+
+    @property
+    def director(self):
+        if self._director is None:
+            from agents.director import Director
+            from agents.fusion import EmotionFusion
+            from evaluation.emotion import EmotionClassifier
+
+            root = self.config.actor.checkpoint.parent.parent
+            fusion = EmotionFusion.load(root / "director", use_llm=self.use_llm)
+            self._director = Director(
+                fusion=fusion,
+                classifier=EmotionClassifier.load(root / "emotion"),
+                write_directions=self.use_llm,
+            )
+        return self._director
+
+    @property
+    def library(self):
+        if self._library is None:
+            from retrieval.library import ReferenceLibrary
+
+            self._library = ReferenceLibrary.open(self.config.library.db_uri)
+        return self._library
+
+    def session(self, name: str):
+        from agents.session import DirectorSession
+
+        return DirectorSession(self.director, name)
+
+    def references(self, visual, text: str, take: int):
+        """Target caption vectors and the K references of this take (take 2 gets ranks K..2K-1)."""
+        k = max(self.actor.hp.k, 1)
+        maker = self.library.row_maker()
+        vectors, _ = maker.query_vectors(visual, text)
+        found = self.library.retrieve(vectors, k * take)
+        return vectors, {m: refs[k * (take - 1) : k * take] for m, refs in found.items()}
+
+    def dub_line(
+        self,
+        session,
+        line: int,
+        video: str | Path,
+        text: str,
+        prompt_audio: np.ndarray,
+        prompt_sr: int,
+        character: str | None = None,
+        language: str | None = None,
+        fit: str = "refuse",
+        emit=lambda m: None,
+    ) -> LineOutcome:
+        from actors.features import ClipInputs, lip_matrix
+        from actors.voice import EmotionNodes
+        from agents.language import check_language
+        from perception.audio import resample
+        from perception.features import from_perception
+        from perception.pipeline import ClipPerceiver
+        from perception.text import decode_line, normalise_text, phonemize
+
+        t0 = time.perf_counter()
+        text = decode_line(text, source="--text")
+        check_language(text, self.director.languages, language)  # before any expensive work
+        emit(LineRequest(session=session.session, line=line, text=text, character=character))
+        prompt = self.actor.voice_prompt(prompt_audio, prompt_sr)
+        perception = ClipPerceiver().perceive(video, require_face=False)
+        warnings = []
+        if not perception.face.has_face.any():
+            warnings.append("no face in the clip: the line is aligned by predicted durations only")
+        emit(PerceptionReport(session=session.session, line=line, summary=perception.summary()))
+        visual = from_perception(perception)
+        inputs = ClipInputs(
+            clip_id=Path(video).stem,
+            text=text,
+            phonemes=phonemize(normalise_text(text, language or "en")),
+            lips=lip_matrix(perception.lips, np.asarray(perception.face.has_face, dtype=bool)),
+        )
+        guidance = session.direct(line, text, visual, character, language)
+        inputs = self.actor.fit_line(inputs, guidance.pace, fit)
+        references: dict[str, list[ReferenceClip]] = {}
+        sr = self.config.media.sample_rate
+
+        def perform(g: EmotionGuidance, take: int):
+            vectors, refs = self.references(visual, text, take)
+            references.clear()
+            references.update(refs)
+            emit(
+                ReferencesMessage(
+                    session=session.session,
+                    line=line,
+                    take=take,
+                    references=[r for v in refs.values() for r in v],
+                )
+            )
+            nodes = EmotionNodes.from_library(self.library, vectors, refs, max(self.actor.hp.k, 1))
+            return self.actor.perform(inputs, prompt, g, nodes), sr
+
+        result = session.run_line(
+            line,
+            guidance,
+            perform,
+            inputs.num_video_frames,
+            character=character,
+            text=text,
+            emit=emit,
+            fps=self.config.media.fps,
+            lips=perception.lips.inner_opening if perception.face.has_face.any() else None,
+            prompt_audio=resample(prompt_audio, prompt_sr, sr),
+        )
+        chosen = result.chosen
+        return LineOutcome(
+            audio=chosen.audio,
+            sample_rate=chosen.sample_rate,
+            guidance=chosen.guidance,
+            references=dict(references),
+            takes=len(result.takes),
+            chosen_take=chosen.number,
+            scores=chosen.scores.model_dump(),
+            seconds=round(time.perf_counter() - t0, 2),
+            warnings=warnings,
+        )

@@ -1,0 +1,168 @@
+"""The actor's model and voice core on real inputs: the emotion graphs' shapes, chunked decoding that equals
+whole-line decoding, streaming, and the bad-input rules (short or silent prompt, line too long, no face).
+
+The model here is freshly initialised and small (what it says is noise), so these tests check the
+machinery; what the trained model says is measured by ``benchmarks/actor_quality.py``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from actors.graph import graph_edges, num_nodes
+from actors.model import ActorHParams, ProgressiveGraphGenerator, hard_alignment
+
+
+def test_graph_sizes_and_relations_follow_the_design():
+    assert [num_nodes(3, s) for s in (1, 2, 3)] == [3, 12, 21]
+    for k in (0, 1, 3, 5):
+        for stage in (1, 2, 3):
+            edge_index, edge_type = graph_edges(k, stage)
+            assert (edge_index[0] != edge_index[1]).all()  # no self-loops
+            assert int(edge_index.max()) < num_nodes(k, stage)
+            counts = torch.bincount(edge_type, minlength=3).tolist()
+            assert counts == [6, 6 * k if stage >= 2 else 0, 6 * k if stage >= 3 else 0]
+
+
+def _batch(b: int = 2, n: int = 20, t: int = 30, k: int = 3, dim: int = 43) -> dict:
+    g = torch.Generator().manual_seed(0)
+    return {
+        "phonemes": torch.randint(2, 30, (b, n), generator=g),
+        "lips": torch.rand(b, t, 4, generator=g),
+        "video_mask": torch.ones(b, t, dtype=torch.bool),
+        "dvector": torch.randn(b, 256, generator=g),
+        "reference": torch.randn(b, 80, dim, generator=g),
+        "reference_mask": torch.ones(b, 80, dtype=torch.bool),
+        "guidance": torch.randn(b, 6, generator=g),
+        "target_nodes": torch.randn(b, 3, 384, generator=g),
+        "retrieved_nodes": torch.randn(b, 3, k, 384, generator=g),
+        "audio_nodes": torch.randn(b, 3, k, 94, generator=g),
+    }
+
+
+@pytest.mark.parametrize("k,stages", [(0, 3), (3, 1), (3, 2), (3, 3), (5, 3)])
+def test_every_ablation_runs_and_keeps_the_video_length(k, stages):
+    hp = ActorHParams(
+        vocab_size=32, acoustic_dim=43, audio_emotion_dim=94, hidden=32, k=k, graph_stages=stages
+    )
+    model = ProgressiveGraphGenerator(hp).eval()
+    batch = _batch(k=max(k, 1))
+    batch["acoustic_mask"] = torch.ones(2, 30 * 4, dtype=torch.bool)
+    out = model(batch)
+    assert out["refined"].shape == (2, 120, 43)  # 4 acoustic frames per video frame
+    assert out["attention"].shape == (2, 30, 20)
+    assert torch.allclose(out["attention"].sum(-1), torch.ones(2, 30))
+    assert len(model.graphs) == (1 if k == 0 else stages)
+
+
+def test_chunked_decoding_equals_whole_line_decoding():
+    hp = ActorHParams(vocab_size=32, acoustic_dim=43, audio_emotion_dim=94, hidden=32)
+    model = ProgressiveGraphGenerator(hp).eval()
+    b = _batch(b=1, t=47)
+    with torch.no_grad():
+        enc = model.encode(**b)
+        _, whole = model.decode(enc.content, enc.style)
+        chunks = [model.decode_chunk(enc.content, enc.style, s, min(s + 5, 47)) for s in range(0, 47, 5)]
+    assert torch.allclose(torch.cat(chunks, 1), whole, atol=1e-5)
+
+
+def test_hard_alignment_is_monotonic_and_covers_every_frame():
+    log_d = torch.log(torch.tensor([[1.0, 3.0, 1.0, 5.0, 0.0]]))
+    mask = torch.tensor([[True, True, True, True, False]])
+    a = hard_alignment(log_d, mask, 20)
+    index = a.argmax(-1)[0]
+    assert a.sum(-1).eq(1).all() and (index.diff() >= 0).all()
+    assert index[0] == 0 and index[-1] == 3  # the padding phoneme is never used
+    assert (index == 3).sum() == 10  # half of the duration -> half of the frames
+
+
+@pytest.fixture(scope="module")
+def actor(speaking_clip):
+    """An ``Actor`` with a fresh small model, statistics and vocabulary from the speaking clip."""
+    from actors.acoustics import FeatureLayout, FeatureStats, extract_acoustics
+    from actors.dataset import PhonemeVocabulary
+    from actors.voice import Actor
+    from perception.text import phonemize
+
+    audio, sr = sf.read(speaking_clip / "audio.wav", dtype="float32")
+    stats = FeatureStats.fit([extract_acoustics(audio, sr)])
+    text = (speaking_clip / "line.txt").read_text().strip()
+    vocab = PhonemeVocabulary.build([phonemize(text)])
+    torch.manual_seed(0)
+    hp = ActorHParams(
+        vocab_size=len(vocab), acoustic_dim=FeatureLayout().dim, audio_emotion_dim=94, hidden=32
+    )
+    return Actor(ProgressiveGraphGenerator(hp), vocab, stats)
+
+
+@pytest.fixture(scope="module")
+def line(actor, speaking_clip):
+    from actors.voice import EmotionNodes
+
+    audio, sr = sf.read(speaking_clip / "audio.wav", dtype="float32")
+    text = (speaking_clip / "line.txt").read_text().strip()
+    inputs = actor.clip_inputs(speaking_clip / "video.mp4", text)
+    prompt = actor.voice_prompt(audio, sr)
+    nodes = EmotionNodes.empty(384, 94, 3)
+    guidance = None
+    return inputs, prompt, guidance, nodes
+
+
+def test_streamed_and_whole_line_synthesis_agree(actor, line):
+    inputs, prompt, guidance, nodes = line
+    whole = actor.perform(inputs, prompt, guidance, nodes)
+    hop = actor.config.media.hop_length
+    assert len(whole) == inputs.num_video_frames * 4 * hop  # exactly the video's length
+    stream = actor.stream(inputs, prompt, guidance, nodes)
+    first = next(stream)  # ready before the rest of the line is decoded
+    assert 0 < len(first) < len(whole)
+    streamed = np.concatenate([first, *stream])
+    assert len(streamed) == len(whole)
+    # the decoder gives the same frames chunk by chunk...
+    frames = np.concatenate(list(actor.feature_chunks(actor.encode(inputs, prompt, guidance, nodes))))
+    np.testing.assert_allclose(frames, actor.features(inputs, prompt, guidance, nodes), atol=1e-4)
+    # ...and the vocoder the same sound: WORLD draws its noise afresh per window, so compare the envelope
+    # (an untrained model's frames are mostly noise: the hardest case for this)
+    env = lambda a: np.sqrt(np.convolve(a**2, np.ones(hop) / hop, mode="valid"))[::hop]  # noqa: E731
+    assert np.corrcoef(env(whole), env(streamed))[0, 1] > 0.9
+
+
+def test_prompts_that_are_too_short_or_silent_are_refused(actor, speaking_clip):
+    from dubber.errors import BadInputError
+
+    audio, sr = sf.read(speaking_clip / "audio.wav", dtype="float32")
+    with pytest.raises(BadInputError, match="at least 1 s"):
+        actor.voice_prompt(audio[: int(0.6 * sr)], sr)
+    with pytest.raises(BadInputError, match="silent"):
+        actor.voice_prompt(np.zeros(3 * sr, np.float32), sr)
+
+
+def test_a_line_too_long_for_the_clip_is_refused_with_the_length_it_needs(actor, line):
+    from actors.voice import LineTooLongError
+
+    inputs, *_ = line
+    with torch.no_grad():
+        actor.model.duration[-1].bias.fill_(np.log(25.0))  # 250 ms per phoneme: far too slow for the clip
+        actor.model.duration[-1].weight.zero_()
+    try:
+        with pytest.raises(LineTooLongError, match=r"needs about \d+\.\d s"):
+            actor.fit_line(inputs)
+        longer = actor.fit_line(inputs, fit="speed")
+        assert longer.num_video_frames > inputs.num_video_frames
+        assert longer.lips[inputs.num_video_frames :, -1].max() == 0  # no face invented past the clip
+    finally:
+        actor.model.duration[-1].reset_parameters()
+
+
+def test_a_clip_without_a_face_is_aligned_by_durations_with_a_warning(actor, line, caplog):
+    inputs, prompt, guidance, nodes = line
+    faceless = type(inputs)(**{**inputs.__dict__, "lips": np.zeros_like(inputs.lips)})
+    with caplog.at_level(logging.WARNING):
+        audio = actor.perform(faceless, prompt, guidance, nodes)
+    assert len(audio) == faceless.num_video_frames * 4 * actor.config.media.hop_length
+    assert any("no face" in r.getMessage() for r in caplog.records)
