@@ -61,7 +61,7 @@ class TrainingRecipe(BaseModel):
     warmup_steps: int = 300
     grad_clip: float = 1.0
     seed: int = 0
-    threads: int = 2
+    threads: int = 1  # 2 threads thrash (30x slower measured) whenever another process holds a core
     # loss weights
     w_lf0: float = 1.0
     w_vuv: float = 0.5

@@ -119,7 +119,7 @@ class ActorConfig(_Section):
     k: int = 3  # references per modality the graphs take in (0 = no retrieval)
     graph_stages: int = 3  # 1: G1, 2: G1+G2, 3: G1+G2+G3 (the full model)
     checkpoint: Path = REPO_ROOT / "assets" / "models" / "actor" / "actor.pt"
-    threads: int = 2
+    threads: int = 1  # torch threads; 2 thrash (30x slower, measured) whenever another process holds a core
     max_speaking_rate: float = 1.35  # --fit speed: at most this much faster than the predicted natural rate
     min_prompt_seconds: float = 1.0
 
