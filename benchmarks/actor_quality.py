@@ -47,14 +47,14 @@ def main() -> int:
     from agents.cues import CueInput
     from agents.director import Director
     from agents.fusion import EmotionFusion
-    from dubber.config import REPO_ROOT
+    from dubber.config import REPO_ROOT, get_config
     from evaluation.dataset import load_records
     from evaluation.report import evaluate, markdown_table, pick_prompts, write_report
     from perception.features import visual_features
     from retrieval.library import ReferenceLibrary
     from retrieval.schema import SEARCH_MODALITIES, vector_column
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(get_config().actor.threads)
     records = load_records(args.corpus, args.split)[: args.clips]
     prompts = pick_prompts(records, load_records(args.corpus))
     library = ReferenceLibrary.open(args.library)

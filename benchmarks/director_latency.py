@@ -133,7 +133,7 @@ def main() -> int:
             )
             cold.append(json.loads(out.stdout.strip().splitlines()[-1])["seconds"])
         report["setups"][setup] = {
-            "cold_first_line": percentiles(cold),
+            "cold_first_line": percentiles(cold) if cold else None,
             "warm": warm(setup, args.corpus, args.lines),
         }
         print(setup, json.dumps(report["setups"][setup]), file=sys.stderr, flush=True)
