@@ -122,16 +122,19 @@ def _local(records: Sequence[ClipRecord]) -> Iterator[tuple[ClipRecord, Perceive
         yield r, _perceive_safe(r)
 
 
-def _ray(
-    records: Sequence[ClipRecord], workers: int, address: str | None, config: DubberConfig
-) -> Iterator[tuple[ClipRecord, PerceivedClip | dict]]:
-    """Perception as Ray tasks (one CPU each), at most 2 x workers in flight; results as they finish."""
+def _start_ray(workers: int, address: str | None) -> bool:
+    """Start a local Ray with ``workers`` CPUs (or join ``address``); False when Ray was already running."""
+    import warnings
+
     import ray
 
-    started = False
-    if not ray.is_initialized():
-        if address is None:
-            os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a private local instance: no token file
+    if ray.is_initialized():
+        return False
+    if address is None:
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a private local instance: no token file
+    with warnings.catch_warnings():
+        # Ray starts its processes by fork + exec, which LanceDB's fork hook cannot tell from a bare fork
+        warnings.filterwarnings("ignore", message="lancedb fork support")
         ray.init(
             address=address,
             num_cpus=workers if address is None else None,
@@ -140,27 +143,30 @@ def _ray(
             logging_level=logging.WARNING,
             runtime_env={"env_vars": {"OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}},
         )
-        started = True
-    try:
-        task = ray.remote(num_cpus=1, max_retries=1)(_ray_task)
-        conf = config.model_dump(mode="json")
-        pending: dict[Any, ClipRecord] = {}
-        queue = list(records)
-        queue.reverse()
-        while queue or pending:
-            while queue and len(pending) < 2 * workers:
-                r = queue.pop()
-                pending[task.remote(r, conf)] = r
-            done, _ = ray.wait(list(pending), num_returns=1)
-            for ref in done:
-                r = pending.pop(ref)
-                try:
-                    yield r, ray.get(ref)
-                except ray.exceptions.RayError as exc:  # a worker died (out of memory...): that clip fails
-                    yield r, {"reason": f"Ray worker failed: {_reason(exc)}"}
-    finally:
-        if started:
-            ray.shutdown()
+    return True
+
+
+def _ray(
+    records: Sequence[ClipRecord], workers: int, config: DubberConfig
+) -> Iterator[tuple[ClipRecord, PerceivedClip | dict]]:
+    """Perception as Ray tasks (one CPU each), at most 2 x workers in flight; results as they finish."""
+    import ray
+
+    task = ray.remote(num_cpus=1, max_retries=1)(_ray_task)
+    conf = config.model_dump(mode="json")
+    pending: dict[Any, ClipRecord] = {}
+    queue = list(reversed(records))
+    while queue or pending:
+        while queue and len(pending) < 2 * workers:
+            r = queue.pop()
+            pending[task.remote(r, conf)] = r
+        done, _ = ray.wait(list(pending), num_returns=1)
+        for ref in done:
+            r = pending.pop(ref)
+            try:
+                yield r, ray.get(ref)
+            except ray.exceptions.RayError as exc:  # a worker died (out of memory...): that clip fails
+                yield r, {"reason": f"Ray worker failed: {_reason(exc)}"}
 
 
 # ------------------------------------------------------------------------------------------- the build
@@ -187,6 +193,7 @@ def build_library(
         raise BadInputError(
             "the source has no clips" + (f" in split {split!r}" if split else ""), source=source
         )
+    workers = max(1, int(workers))
     lib = ReferenceLibrary.open(uri, create=True, config=cfg)
     maker = RowMaker(use_llm=use_llm, config=cfg)
     report = BuildReport(
@@ -194,7 +201,7 @@ def build_library(
         source=str(source) if isinstance(source, str | Path) else f"{len(records)} records",
         clips=len(records),
         use_llm=maker.use_llm,
-        workers=max(1, int(workers)),
+        workers=workers,
         extractor_version=maker.version,
     )
     done = lib.versions()
@@ -211,6 +218,8 @@ def build_library(
         log.info("%d rows from another extractor version will be redone", len(stale))
     batch_size = int(batch_size or cfg.library.batch_size)
 
+    use_ray = bool(todo) and (workers > 1 or ray_address is not None)
+    ray_started = _start_ray(workers, ray_address) if use_ray else False
     from tqdm import tqdm
 
     bar = tqdm(total=len(todo), desc="library", unit="clip", disable=not progress, dynamic_ncols=True)
@@ -233,9 +242,7 @@ def build_library(
         report.caption_seconds += time.perf_counter() - t
         batch, failures = [], []
 
-    stream = (
-        _ray(todo, report.workers, ray_address, cfg) if report.workers > 1 or ray_address else _local(todo)
-    )
+    stream = _ray(todo, workers, cfg) if use_ray else _local(todo)
     try:
         for record, result in stream:
             if isinstance(result, dict) and "missing" in result:
@@ -260,8 +267,11 @@ def build_library(
         flush()
     finally:
         bar.close()
-        if hasattr(stream, "close"):
-            stream.close()  # shuts Ray down when the build stops early
+        stream.close()
+        if ray_started:
+            import ray
+
+            ray.shutdown()
     report.captions = maker.captions.stats()
     if report.written:
         lib.optimize()

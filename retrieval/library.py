@@ -31,6 +31,7 @@ from retrieval.schema import (
     FAILED_TABLE,
     META_TABLE,
     SEARCH_MODALITIES,
+    VECTOR_DIMS,
     FailedClip,
     MetaRow,
     ReferenceRow,
@@ -71,7 +72,7 @@ class ReferenceLibrary:
         self.config = config or get_config()
         self.table_name = self.config.library.table
         self._table = None
-        self._indexed: bool | None = None
+        self._indexed: set[str] | None = None  # vector columns with an index, read once
 
     # -- opening ------------------------------------------------------------------------------------
     @classmethod
@@ -240,16 +241,17 @@ class ReferenceLibrary:
                     num_sub_vectors=lib.index_sub_vectors,
                     replace=True,
                 )
-        self._indexed = True
+        self._indexed = None
         log.info("built IVF_PQ indexes (%d partitions) on %d rows", partitions, n)
         return True
 
-    def has_index(self) -> bool:
-        """Whether the caption columns are indexed (asked once per open library)."""
+    def has_index(self, column: str | None = None) -> bool:
+        """Whether ``column`` (None: any caption column) has a vector index (asked once per open library)."""
         if self._indexed is None:
             with self._guard("list indexes"):
-                self._indexed = bool(self.table.list_indices())
-        return self._indexed
+                self._indexed = {c for ix in self.table.list_indices() for c in ix.columns}
+        wanted = [column] if column else [vector_column(m) for m in SEARCH_MODALITIES]
+        return any(c in self._indexed for c in wanted)
 
     # -- reading ------------------------------------------------------------------------------------
     def count(self, where: str | None = None) -> int:
@@ -349,13 +351,13 @@ class ReferenceLibrary:
             return []
         vec = np.asarray(vector, dtype=np.float32).reshape(-1)
         column = vector_column(modality)
-        dim = self.table.schema.field(column).type.list_size
+        dim = VECTOR_DIMS[column]
         if vec.shape[0] != dim or not np.isfinite(vec).all():
             raise BadInputError(
                 f"a {modality} query vector must have {dim} finite values, got {vec.shape[0]}"
             )
         where = self._where(exclude_ids, exclude_film, exclude_speaker, language, speaker, split)
-        indexed = self.has_index()
+        indexed = self.has_index(column)
         hits = self._query(column, modality, vec, k, where, indexed=indexed)
         if indexed and len(hits) < k:
             # an index can miss rows a strict filter leaves; brute force never does
