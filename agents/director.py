@@ -69,6 +69,10 @@ def direction_problem(note: str, examples: list[str]) -> str | None:
         return "too short"
     if any(marker in note for marker in ("Line:", "Emotion:", "Note:")):
         return "runs into the prompt's format"
+    tokens = [w.strip(".,!?;:'\"").lower() for w in note.split()]
+    bigrams = list(zip(tokens, tokens[1:], strict=False))
+    if len(set(tokens)) < 4 or len(set(bigrams)) < len(bigrams):
+        return "repeats itself"
     words = _words(note)
     for example in examples:
         ex = _words(example)

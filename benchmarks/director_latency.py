@@ -76,8 +76,13 @@ def warm(setup: str, corpus: Path, n: int) -> dict:
     from agents.cues import CueInput
     from perception.features import visual_features
 
+    from agents.director import DIRECTION_TEMPLATES, level_word
+
     director = make_director(setup)
     records = lines(corpus, n + 1)
+    templates = {
+        t.format(level=level) for t in DIRECTION_TEMPLATES.values() for level in map(level_word, (0.3, 0.6, 0.9))
+    }
     inputs = [CueInput(text=r.text, visual=visual_features(r.video_path)) for r in records]
     director.direct(inputs[0])  # loads the models; not counted
     totals, decide, write, directions = [], [], [], []
@@ -99,6 +104,7 @@ def warm(setup: str, corpus: Path, n: int) -> dict:
         "cue_decision": percentiles(decide),
         "direction": percentiles(write),
         "sample_directions": directions[:5],
+        "llm_written_share": round(sum(d not in templates for d in directions) / max(1, len(directions)), 3),
     }
 
 
