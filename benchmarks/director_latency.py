@@ -74,14 +74,15 @@ def one_cold_line(setup: str, corpus: Path) -> dict:
 
 def warm(setup: str, corpus: Path, n: int) -> dict:
     from agents.cues import CueInput
-    from perception.features import visual_features
-
     from agents.director import DIRECTION_TEMPLATES, level_word
+    from perception.features import visual_features
 
     director = make_director(setup)
     records = lines(corpus, n + 1)
     templates = {
-        t.format(level=level) for t in DIRECTION_TEMPLATES.values() for level in map(level_word, (0.3, 0.6, 0.9))
+        t.format(level=level)
+        for t in DIRECTION_TEMPLATES.values()
+        for level in map(level_word, (0.3, 0.6, 0.9))
     }
     inputs = [CueInput(text=r.text, visual=visual_features(r.video_path)) for r in records]
     director.direct(inputs[0])  # loads the models; not counted
