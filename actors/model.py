@@ -129,6 +129,7 @@ class Encoded:
     attention: torch.Tensor | None  # (B, T_video, N) text-to-lip attention
     log_durations: torch.Tensor  # (B, N) predicted log acoustic frames per phoneme
     emotion_logits: torch.Tensor  # (B, num_emotions)
+    phoneme_logits: torch.Tensor  # (B, T_video, vocab) for the CTC loss that keeps content phonetic
 
 
 class ProgressiveGraphGenerator(nn.Module):
@@ -143,6 +144,9 @@ class ProgressiveGraphGenerator(nn.Module):
         self.lip_encoder = nn.Sequential(ConvBlock(h, 5, d), ConvBlock(h, 5, d))
         self.text_lip = nn.MultiheadAttention(h, 1, batch_first=True)  # one head: one alignment to supervise
         self.content_norm = nn.LayerNorm(h)
+        # Each video frame's content must say which phoneme is being spoken there: a CTC loss over the
+        # frames (blank = padding id 0) teaches that far faster than the acoustic loss alone.
+        self.phoneme_head = nn.Linear(h, hp.vocab_size)
         self.duration = nn.Sequential(ConvBlock(h, 3, d), ConvBlock(h, 3, d), nn.Linear(h, 1))
         self.speaker = nn.Linear(hp.dvector_dim, h)
         self.style_encoder = StyleEncoder(hp.acoustic_dim, h, d)
@@ -201,6 +205,7 @@ class ProgressiveGraphGenerator(nn.Module):
             attention = alignment
             aligned = torch.bmm(alignment, self.text_lip.out_proj(self.text_lip_value(p)))
         content = self.content_norm(v + aligned)
+        phoneme_logits = self.phoneme_head(content)
 
         k = retrieved_nodes.shape[2] if hp.k > 0 else 0
         nodes = self.nodes(target_nodes, retrieved_nodes[:, :, :k], audio_nodes[:, :, :k])
@@ -217,7 +222,7 @@ class ProgressiveGraphGenerator(nn.Module):
         if hp.use_guidance:
             style = style + self.guidance(guidance)
 
-        return Encoded(content, style, attention, log_durations, emotion_logits)
+        return Encoded(content, style, attention, log_durations, emotion_logits, phoneme_logits)
 
     def text_lip_value(self, p: torch.Tensor) -> torch.Tensor:
         """The value projection of the text-to-lip attention (used with a hard alignment)."""
@@ -263,6 +268,7 @@ class ProgressiveGraphGenerator(nn.Module):
             "attention": enc.attention,
             "log_durations": enc.log_durations,
             "emotion_logits": enc.emotion_logits,
+            "phoneme_logits": enc.phoneme_logits,
             "speaker": self.speaker_head(pooled),
         }
 

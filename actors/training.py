@@ -69,6 +69,7 @@ class TrainingRecipe(BaseModel):
     w_duration: float = 0.1
     w_diagonal: float = 2.0
     w_speaker: float = 0.1
+    w_ctc: float = 0.5
     # validation
     samples: int = 2
 
@@ -131,6 +132,10 @@ def total_loss(model, out: dict, batch: dict, layout, recipe: TrainingRecipe) ->
     losses["duration"] = ((out["log_durations"] - target_dur) ** 2 * phon_mask).sum() / phon_mask.sum()
     losses["emotion"] = F.cross_entropy(out["emotion_logits"], batch["emotion"], ignore_index=-100)
     losses["speaker"] = (1 - F.cosine_similarity(out["speaker"], batch["target_dvector"], dim=-1)).mean()
+    log_probs = out["phoneme_logits"].log_softmax(-1).transpose(0, 1)  # (T, B, V)
+    # per phoneme (ctc_loss's "mean" divides by the target lengths), averaged over the batch
+    lengths = (batch["video_mask"].sum(1), phon_mask.sum(1))
+    losses["ctc"] = F.ctc_loss(log_probs, batch["phonemes"], *lengths, blank=0, zero_infinity=True)
     w = recipe
     losses["total"] = (
         sum(losses[f"{n}_sp"] + losses[f"{n}_ap"] for n in ("coarse", "refined"))
@@ -140,6 +145,7 @@ def total_loss(model, out: dict, batch: dict, layout, recipe: TrainingRecipe) ->
         + w.w_duration * losses["duration"]
         + w.w_emotion * losses["emotion"]
         + w.w_speaker * losses["speaker"]
+        + w.w_ctc * losses["ctc"]
     )
     return losses
 
@@ -162,7 +168,7 @@ def plot_losses(csv_path: Path, png_path: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     train = [r for r in rows if r["phase"] == "train"]
     valid = [r for r in rows if r["phase"] == "valid"]
-    for key in ("total", "refined_sp", "refined_lf0", "diagonal", "emotion"):
+    for key in ("total", "refined_sp", "refined_lf0", "diagonal", "emotion", "ctc"):
         axes[0].plot([int(r["step"]) for r in train], [float(r[key]) for r in train], label=key, lw=0.8)
         if valid:
             axes[1].plot([int(r["step"]) for r in valid], [float(r[key]) for r in valid], "o-", label=key)
@@ -178,7 +184,7 @@ def plot_losses(csv_path: Path, png_path: Path) -> None:
 
 LOSS_KEYS = (
     "total", "coarse_sp", "refined_sp", "coarse_ap", "refined_ap", "coarse_lf0", "refined_lf0", "coarse_vuv",
-    "refined_vuv", "diagonal", "duration", "emotion", "speaker",
+    "refined_vuv", "diagonal", "duration", "emotion", "speaker", "ctc",
 )  # fmt: skip
 
 
