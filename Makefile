@@ -46,6 +46,9 @@ demo: install
 demo-clip: install
 	$(VENV)/bin/dubber corpus clip --voice flite_slt --emotion angry --intensity 0.8 --seed 7 \
 	  --text "I told you never to come back here, and you did it anyway!" --out assets/demo
+	$(VENV)/bin/dubber corpus clip --voice flite_slt --emotion neutral --intensity 0 --seed 11 \
+	  --text "We should take the early train tomorrow, before the roads get busy." --out runs/demo-voice
+	cp runs/demo-voice/audio.wav assets/demo/voice.wav
 
 test: install
 	$(VENV)/bin/ruff check .

@@ -1,38 +1,93 @@
-"""Run the main job on the bundled demo clip (assets/demo): perception of the silent video, the voice
-and the line, printed as a readable summary (and as JSON with --json)."""
+"""The main job on the bundled demo clip (assets/demo): dub its line over the silent video in the demo
+character's voice, end to end (perception, director, library, actor, review loop), and print where the
+wav, the mp4 with the dubbed track and the message log are. ``--perceive-only`` prints what perception
+finds instead."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from dubber.config import REPO_ROOT
 
 DEMO_DIR = REPO_ROOT / "assets" / "demo"
+DEMO_OUT = REPO_ROOT / "runs" / "demo"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--clip", type=Path, default=DEMO_DIR, help="clip folder (video.mp4, audio.wav, line.txt)")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--clip", type=Path, default=DEMO_DIR,
+                   help="clip folder (video.mp4, line.txt, voice.wav = the character's voice prompt)")  # fmt: skip
+    p.add_argument("--out", type=Path, default=DEMO_OUT, help="where the dubbed wav, mp4 and log go")
+    p.add_argument("--no-llm", action="store_true", help="direct without the LLM (faster first run)")
+    p.add_argument("--perceive-only", action="store_true", help="only print what perception finds")
+    p.add_argument("--json", action="store_true", help="print the outcome as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
     from dubber.errors import BadInputError
-    from perception.cli import print_summary
-    from perception.pipeline import ClipPerceiver
     from perception.text import decode_line
 
     clip: Path = args.clip
-    video, audio, line = clip / "video.mp4", clip / "audio.wav", clip / "line.txt"
-    for f in (video, audio, line):
+    video, line, voice = clip / "video.mp4", clip / "line.txt", clip / "voice.wav"
+    for f in (video, line, voice):
         if not f.is_file():
             raise BadInputError("demo clip file is missing", source=f, hint="re-create it: make demo-clip")
-    print(f"Perceiving the demo clip in {clip} ...", file=sys.stderr)
-    summary = (
-        ClipPerceiver()
-        .perceive(video, audio=audio, text=decode_line(line.read_bytes(), source=line))
-        .summary()
+    text = decode_line(line.read_bytes(), source=line)
+    if args.perceive_only:
+        from perception.cli import print_summary
+        from perception.pipeline import ClipPerceiver
+
+        print_summary(
+            ClipPerceiver().perceive(video, audio=clip / "audio.wav", text=text).summary(), args.json
+        )
+        return 0
+
+    import soundfile as sf
+
+    from dubber.config import get_config
+    from dubber.message_log import MessageLogWriter
+    from dubber.stage import DubbingStage
+    from perception.audio import load_audio
+    from perception.video import mux_audio
+
+    sr = get_config().media.sample_rate
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    wav, mp4, log_path = out / "dubbed.wav", out / "dubbed.mp4", out / "messages.msgpack"
+    log_path.unlink(missing_ok=True)  # one demo run, one log
+    print(f"Dubbing the demo clip {clip} ...", file=sys.stderr)
+    stage = DubbingStage(use_llm=not args.no_llm)
+    with MessageLogWriter(log_path) as log:
+        outcome = stage.dub_line(
+            stage.session("demo"),
+            1,
+            video,
+            text,
+            load_audio(voice, sample_rate=sr),
+            sr,
+            character="demo",
+            emit=log,
+        )
+    sf.write(wav, outcome.audio, outcome.sample_rate)
+    mux_audio(video, outcome.audio, outcome.sample_rate, mp4)
+    g = outcome.guidance
+    report = {
+        "line": text, "emotion": g.emotion, "intensity": g.intensity, "direction": g.direction,
+        "takes": outcome.takes, "chosen_take": outcome.chosen_take, "scores": outcome.scores,
+        "seconds": outcome.seconds, "wav": str(wav), "mp4": str(mp4), "log": str(log_path),
+    }  # fmt: skip
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return 0
+    print(f'"{text}"')
+    print(f"  director: {g.emotion} (intensity {g.intensity:.2f}): {g.direction}")
+    s = outcome.scores
+    print(
+        f"  take {outcome.chosen_take} of {outcome.takes}: duration error {s['duration_error_frames']:+.1f} frames, "
+        f"sync offset {s.get('sync_offset_frames')}, speaker similarity {s.get('speaker_similarity')}, "
+        f"emotion match {s.get('emotion_match')} ({outcome.seconds:.1f} s)"
     )
-    print_summary(summary, as_json=args.json)
+    print(f"  wav: {wav}\n  mp4: {mp4}\n  log: {log_path}")
     return 0

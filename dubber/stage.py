@@ -10,13 +10,15 @@ references). Every message goes to ``emit`` (the session's message log, a websoc
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from dubber.config import get_config
+from dubber.config import REPO_ROOT, get_config
 from dubber.messages import (
     EmotionGuidance,
     LineRequest,
@@ -26,6 +28,25 @@ from dubber.messages import (
 )
 
 log = logging.getLogger(__name__)
+
+
+SHIPPED_LIBRARY = REPO_ROOT / "assets" / "library"
+
+
+def default_library_uri(config) -> str:
+    """``library.db_uri``, else the cached default library, copied on first use from the small prebuilt
+    one that ships in ``assets/library`` (400 training clips of the synthetic corpus; ``dubber library
+    subset`` makes it)."""
+    if config.library.db_uri:
+        return config.library.db_uri
+    cached = config.cache_dir / "library"
+    if not cached.exists() and SHIPPED_LIBRARY.is_dir():
+        log.info("first use: copying the shipped reference library to %s", cached)
+        tmp = cached.with_name(f"library.{os.getpid()}.partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(SHIPPED_LIBRARY, tmp)
+        os.replace(tmp, cached)
+    return str(cached)
 
 
 @dataclass
@@ -63,7 +84,7 @@ class DubbingStage:
             from agents.fusion import EmotionFusion
             from evaluation.emotion import EmotionClassifier
 
-            root = self.config.actor.checkpoint.parent.parent
+            root = REPO_ROOT / "assets" / "models"
             fusion = EmotionFusion.load(root / "director", use_llm=self.use_llm)
             self._director = Director(
                 fusion=fusion,
@@ -77,7 +98,7 @@ class DubbingStage:
         if self._library is None:
             from retrieval.library import ReferenceLibrary
 
-            self._library = ReferenceLibrary.open(self.config.library.db_uri)
+            self._library = ReferenceLibrary.open(default_library_uri(self.config))
         return self._library
 
     def session(self, name: str):
