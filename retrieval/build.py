@@ -122,6 +122,9 @@ def _local(records: Sequence[ClipRecord]) -> Iterator[tuple[ClipRecord, Perceive
         yield r, _perceive_safe(r)
 
 
+_WORKER_ENV = {"OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+
+
 def _start_ray(workers: int, address: str | None) -> bool:
     """Start a local Ray with ``workers`` CPUs (or join ``address``); False when Ray was already running."""
     import warnings
@@ -141,7 +144,9 @@ def _start_ray(workers: int, address: str | None) -> bool:
             include_dashboard=False,
             log_to_driver=False,
             logging_level=logging.WARNING,
-            runtime_env={"env_vars": {"OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}},
+            # a local instance's workers inherit this process's environment; a cluster's need it passed (it
+            # costs each new worker a few seconds, so only there)
+            runtime_env=None if address is None else {"env_vars": _WORKER_ENV},
         )
     return True
 

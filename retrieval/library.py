@@ -413,12 +413,14 @@ class ReferenceLibrary:
         """References for a clip already in the library, from its stored vectors (itself excluded)."""
         row = self.row(clip_id)
         exclude = {clip_id, *filters.pop("exclude_ids", ())}
+        film = filters.pop("exclude_film", None)
+        speaker = filters.pop("exclude_speaker", None)
         return self.retrieve(
             {m: row[vector_column(m)] for m in modalities},
             k,
             exclude_ids=exclude,
-            exclude_film=row["film"] if exclude_same_film else filters.pop("exclude_film", None),
-            exclude_speaker=row["speaker"] if exclude_same_speaker else filters.pop("exclude_speaker", None),
+            exclude_film=row["film"] if exclude_same_film else film,
+            exclude_speaker=row["speaker"] if exclude_same_speaker else speaker,
             **filters,
         )
 
