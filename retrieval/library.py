@@ -73,6 +73,7 @@ class ReferenceLibrary:
         self.table_name = self.config.library.table
         self._table = None
         self._indexed: set[str] | None = None  # vector columns with an index, read once
+        self._row_makers: dict[bool, RowMaker] = {}
 
     # -- opening ------------------------------------------------------------------------------------
     @classmethod
@@ -431,11 +432,9 @@ class ReferenceLibrary:
         if use_llm is None:
             use_llm = self.meta().get("use_llm", "false") == "true"
         key = bool(use_llm)
-        cached = getattr(self, "_row_makers", {})
-        if key not in cached:
-            cached[key] = RowMaker(use_llm=key, config=self.config)
-            self._row_makers = cached
-        return cached[key]
+        if key not in self._row_makers:  # a RowMaker holds the caption writer: make it once
+            self._row_makers[key] = RowMaker(use_llm=key, config=self.config)
+        return self._row_makers[key]
 
     def query_for_inputs(
         self,
