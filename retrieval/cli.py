@@ -6,6 +6,7 @@ what it holds, precompute training-time neighbours, and fit the audio emotion st
   dubber library info [--db URI] [--json]
   dubber library neighbours [--db URI] [--k 5] [--pool-split train]
   dubber library audio-norm --from SOURCE [--split train] [--out FILE]
+  dubber library subset --db URI --out FOLDER [--split train] [--per-emotion 50]   (the shipped small library)
 
 URI is any LanceDB URI: a local folder (default: <cache_dir>/library) or object storage (s3://..., gs://...).
 """
@@ -17,7 +18,7 @@ import json
 import sys
 from pathlib import Path
 
-ACTIONS = ("build", "search", "info", "neighbours", "audio-norm")
+ACTIONS = ("build", "search", "info", "neighbours", "audio-norm", "subset")
 _SAME = "\0same"  # --exclude-film / --exclude-speaker given without a value
 
 
@@ -38,8 +39,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--batch-size", type=int, help="rows per write (default library.batch_size)")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     g.add_argument(
-        "--out", type=Path, help="audio-norm: where to write the statistics (default library.audio_norm)"
+        "--out",
+        type=Path,
+        help="audio-norm: where to write the statistics (default library.audio_norm); subset: the new library",
     )
+    g.add_argument("--per-emotion", type=int, default=50, help="subset: rows per emotion label")
     s = p.add_argument_group("search")
     s.add_argument("--clip", help="a clip already in the library (itself is never returned)")
     s.add_argument("--text", help="a line to find emotionally similar lines for")
@@ -77,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         "info": _info,
         "neighbours": _neighbours,
         "audio-norm": _audio_norm,
+        "subset": _subset,
     }[args.action](args)
 
 
@@ -247,4 +252,16 @@ def _audio_norm(args: argparse.Namespace) -> int:
     print(
         f"{out}: statistics of {len(norm.names)} audio features over {norm.num_clips} clips ({norm.digest})"
     )
+    return 0
+
+
+def _subset(args: argparse.Namespace) -> int:
+    from dubber.errors import BadInputError
+    from retrieval.library import default_uri
+    from retrieval.subset import subset_library
+
+    if args.out is None:
+        raise BadInputError("dubber library subset needs --out FOLDER")
+    report = subset_library(args.db or default_uri(), args.out, args.split or "train", args.per_emotion)
+    _print_json(report)
     return 0
