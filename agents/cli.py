@@ -32,6 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--language", help="the line's language (ISO 639-1); default: detected from the text")
     p.add_argument("--model", type=Path, default=DEFAULT_DIRECTOR_MODEL, help="trained director cues folder")
     p.add_argument("--no-llm", action="store_true", help="decide and write without the LLM (rules only)")
+    p.add_argument(
+        "--db", metavar="URI", help="reference library (default: library.db_uri or the shipped one)"
+    )
     p.add_argument("--json", action="store_true", help="print the guidance as JSON")
     p.add_argument("--corpus", type=Path, help="train: a labelled corpus folder")
     p.add_argument("--out", type=Path, help="train: where to write the cues (default: --model)")
@@ -85,15 +88,22 @@ def run(args: argparse.Namespace) -> int:
     fusion = EmotionFusion.load(args.model, use_llm=not args.no_llm)
     session = DirectorSession.from_context(Director(fusion=fusion, write_directions=not args.no_llm), context)
     line = max((d.line for d in session.decisions), default=0) + 1
-    guidance = session.direct(line, text, from_perception(perception), character, args.language)
+    visual = from_perception(perception)
+    guidance = session.direct(line, text, visual, character, args.language)
     if args.update_context:
         if args.context_file is None:
             raise BadInputError("--update-context needs --context-file")
         tmp = args.context_file.with_suffix(args.context_file.suffix + ".tmp")
         tmp.write_text(json.dumps(session.context(), indent=1) + "\n", encoding="utf-8")
         tmp.replace(args.context_file)
+    references = _references(args, visual, text)
     if args.json:
-        print(guidance.model_dump_json(indent=1))
+        out = {"guidance": guidance.model_dump(mode="json")}
+        if references is not None:
+            out["references"] = {
+                m: [r.model_dump(mode="json") for r in refs] for m, refs in references.items()
+            }
+        print(json.dumps(out, indent=1))
     else:
         top = sorted(guidance.probabilities.items(), key=lambda kv: -kv[1])[:3]
         print(f"{guidance.emotion} (intensity {guidance.intensity:.2f}): {guidance.direction}")
@@ -104,5 +114,26 @@ def run(args: argparse.Namespace) -> int:
         )
         for ev in guidance.evidence:
             print(f"  {ev.cue:8s} {ev.note}")
+        for modality, refs in (references or {}).items():
+            print(
+                f"  {modality} references: "
+                + ", ".join(f"{r.clip_id} ({r.emotion}, {r.similarity:.2f})" for r in refs)
+            )
     sys.stdout.flush()
     return 0
+
+
+def _references(args, visual, text):
+    """The K emotion-similar library clips per modality, or None (with a note) when there is no library."""
+    import logging
+
+    from dubber.errors import DubberError
+    from dubber.stage import default_library_uri
+    from retrieval.library import ReferenceLibrary
+
+    try:
+        library = ReferenceLibrary.open(args.db or default_library_uri(get_config()))
+        return library.query_for_inputs(visual, text)
+    except DubberError as exc:
+        logging.getLogger(__name__).warning("no references: %s", exc)
+        return None

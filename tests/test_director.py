@@ -200,7 +200,9 @@ def test_direct_cli_prints_guidance_and_updates_the_session_context(speaking_cli
         "--character", "Ada", "--context-file", str(ctx), "--update-context", "--no-llm", "--json",
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
-    g = EmotionGuidance.model_validate_json(r.stdout)
+    out = json.loads(r.stdout)
+    g = EmotionGuidance.model_validate(out["guidance"])
+    assert {m: len(v) for m, v in out["references"].items()} == {"scene": 3, "face": 3, "text": 3}
     assert g.emotion == "angry" and {e.cue for e in g.evidence} >= {"text", "face", "scene", "context"}
     history = json.loads(ctx.read_text())["history"]
     assert [(h["line"], h["character"]) for h in history] == [(1, "Ada"), (2, "Ada")]
