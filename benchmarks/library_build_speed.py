@@ -25,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import dubber  # noqa: E402,F401  (sets HF_HUB_OFFLINE before transformers is imported)
+from benchmarks.common import report  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -91,11 +92,7 @@ def main() -> None:
             print(mode, json.dumps(result[mode]), file=sys.stderr)
     set_config(base)
     result["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
-    text = json.dumps(result, indent=1)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    report(result, args.out)
 
 
 if __name__ == "__main__":

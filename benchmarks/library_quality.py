@@ -23,7 +23,6 @@ carries. ``--exclude-film`` variants leave out the target's film (the corpus's f
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import statistics
@@ -35,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_SPLITS = ("test-seen-speakers", "test-unseen-speakers")
@@ -165,11 +165,7 @@ def main() -> None:
     result["quality"] = evaluate(args.db, args.k, exclude_film=False)
     result["quality_excluding_target_film"] = evaluate(args.db, args.k, exclude_film=True)
     result["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
-    text = json.dumps(result, indent=1)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    report(result, args.out)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.common import report  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -217,11 +219,7 @@ def main() -> None:
         if not args.keep:
             shutil.rmtree(args.dir / f"rows-{n}", ignore_errors=True)
     result["machine"]["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
-    text = json.dumps(result, indent=1)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    report(result, args.out)
 
 
 if __name__ == "__main__":

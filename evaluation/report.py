@@ -38,7 +38,6 @@ import logging
 import math
 import time
 from collections import defaultdict
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -117,20 +116,6 @@ class LipCache:
         self.dir.mkdir(parents=True, exist_ok=True)
         np.save(path, np.asarray(inner, dtype=np.float32))
         return inner
-
-
-@contextmanager
-def _torch_one_thread():
-    """resemblyzer's LSTM on one utterance gains nothing from a second torch thread, and on a busy 2-core
-    machine two threads made each embedding 30-50x slower (5-8 s instead of 0.15 s)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _sync(lips: LipCache, rec: ClipRecord, take: np.ndarray, sr: int, fps: float) -> dict:
@@ -250,13 +235,12 @@ class _ClipMeter:
         from perception.speaker import cosine, get_speaker_encoder
 
         encoder = get_speaker_encoder()
-        with _torch_one_thread():
-            if prompt.clip_id not in self.prompt_vectors:
-                prompt_audio = gt_audio if is_self else load_audio(prompt.audio_path, self.sr)
-                self.prompt_vectors[prompt.clip_id] = encoder.embed(
-                    prompt_audio, self.sr, source=str(prompt.audio_path)
-                )
-            vec = encoder.embed(take, self.sr, source=str(path))
+        if prompt.clip_id not in self.prompt_vectors:
+            prompt_audio = gt_audio if is_self else load_audio(prompt.audio_path, self.sr)
+            self.prompt_vectors[prompt.clip_id] = encoder.embed(
+                prompt_audio, self.sr, source=str(prompt.audio_path)
+            )
+        vec = encoder.embed(take, self.sr, source=str(path))
         return {
             "secs": round(cosine(vec, self.prompt_vectors[prompt.clip_id]), 4),
             "prompt_clip": prompt.clip_id,

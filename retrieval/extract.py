@@ -24,8 +24,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -250,21 +249,6 @@ def _speech(record: ClipRecord) -> tuple[np.ndarray, Path]:
     return audio, Path(source)
 
 
-@contextmanager
-def torch_one_thread() -> Iterator[None]:
-    """resemblyzer's LSTM on one utterance gains nothing from a second torch thread, and on a busy 2-core
-    machine (another process at normal priority, this one niced) two threads made each d-vector 60x
-    slower: 8 s instead of 0.12 s, measured here. Parallelism comes from build workers instead."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def perceive_record(record: ClipRecord, perceiver: ClipPerceiver | None = None) -> PerceivedClip:
     """Stage 1 for one clip. Raises ``DubberError`` (bad media: the clip is recorded as failed) or
     ``MissingComponentError`` (a model is not installed: the whole build stops)."""
@@ -282,8 +266,7 @@ def perceive_record(record: ClipRecord, perceiver: ClipPerceiver | None = None) 
     features = analyse_audio(audio, sr, with_egemaps=True, with_speaker=False)
     t2 = time.perf_counter()
     timings["audio"] = t2 - t1
-    with torch_one_thread():
-        speaker = get_speaker_encoder().embed(audio, sr, source=str(source))
+    speaker = get_speaker_encoder().embed(audio, sr, source=str(source))  # one torch thread inside
     t3 = time.perf_counter()
     timings["speaker"] = t3 - t2
     if record.audio_path is not None and _span(record) is None:
