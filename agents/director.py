@@ -221,7 +221,7 @@ class Director:
         problem = direction_problem(note, [e[3] for e in examples])
         if problem:
             # garbage is a failure worth a warning; a copied example is the small model being itself
-            level = logging.INFO if problem == "copies an example" else logging.WARNING
+            level = logging.INFO if problem in ("copies an example", "repeats itself") else logging.WARNING
             log.log(level, "LLM direction %r not used (%s); using the template", note, problem)
             return template
         return note[:400]
