@@ -114,7 +114,9 @@ class ClipPerceiver:
         sr = self.config.media.sample_rate
         with _timed(result.timings, "audio"):
             if isinstance(audio, np.ndarray):
-                samples = resample(check_audio(audio, sample_rate or sr, source="audio"), sample_rate or sr, sr)
+                samples = resample(
+                    check_audio(audio, sample_rate or sr, source="audio"), sample_rate or sr, sr
+                )
             else:
                 samples = load_audio(audio, sample_rate=sr)
             result.audio = analyse_audio(samples, sr, with_egemaps=with_egemaps, with_speaker=with_speaker)
