@@ -287,3 +287,11 @@ class FeatureStats:
         return cls(
             mean=np.asarray(mean), std=np.asarray(std), layout=layout, frames=int(data.get("frames", 0))
         )
+
+
+def features_from_model(pred: np.ndarray, stats: FeatureStats) -> np.ndarray:
+    """The actor's output frames (normalised, voicing as a logit) -> WORLD features for the vocoder."""
+    vuv = stats.layout.vuv
+    feats = stats.denormalise(pred.copy())
+    feats[:, vuv] = (pred[:, vuv] > 0).astype(np.float32)
+    return feats

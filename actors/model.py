@@ -191,10 +191,7 @@ class ProgressiveGraphGenerator(nn.Module):
         alignment: torch.Tensor | None = None,  # (B, T_video, N) a hard alignment instead of attention
     ) -> Encoded:
         hp = self.hp
-        phon_mask = phonemes != 0
-        p = self.phoneme_embedding(phonemes) + sinusoid(phonemes.shape[1], hp.hidden, phonemes.device)
-        p = self.phoneme_encoder(p, src_key_padding_mask=~phon_mask)
-        log_durations = self.duration(p).squeeze(-1).masked_fill(~phon_mask, 0.0)
+        p, phon_mask, log_durations = self.encode_phonemes(phonemes)
 
         delta = torch.diff(lips, dim=1, prepend=lips[:, :1])
         v = self.lip_in(torch.cat([lips, delta], -1)) + sinusoid(lips.shape[1], hp.hidden, lips.device)
@@ -223,6 +220,13 @@ class ProgressiveGraphGenerator(nn.Module):
             style = style + self.guidance(guidance)
 
         return Encoded(content, style, attention, log_durations, emotion_logits, phoneme_logits)
+
+    def encode_phonemes(self, phonemes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(B, N) ids -> phoneme states (B, N, H), the valid mask, and predicted log acoustic frames each."""
+        mask = phonemes != 0
+        p = self.phoneme_embedding(phonemes) + sinusoid(phonemes.shape[1], self.hp.hidden, phonemes.device)
+        p = self.phoneme_encoder(p, src_key_padding_mask=~mask)
+        return p, mask, self.duration(p).squeeze(-1).masked_fill(~mask, 0.0)
 
     def text_lip_value(self, p: torch.Tensor) -> torch.Tensor:
         """The value projection of the text-to-lip attention (used with a hard alignment)."""

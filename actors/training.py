@@ -358,6 +358,7 @@ def train_actor(
 def validate(model, dataset, layout, recipe, sample_dir: Path, tag: str, stats) -> dict[str, float]:
     import soundfile as sf
 
+    from actors.acoustics import features_from_model
     from actors.vocoder import get_vocoder
     from dubber.config import get_config
 
@@ -376,19 +377,12 @@ def validate(model, dataset, layout, recipe, sample_dir: Path, tag: str, stats) 
             vocoder = get_vocoder()
             for j in range(min(recipe.samples, len(items))):
                 frames = int(batch["acoustic_mask"][j].sum())
-                feats = frames_to_features(out["refined"][j, :frames].numpy(), stats, layout)
+                feats = features_from_model(out["refined"][j, :frames].numpy(), stats)
                 audio = vocoder.synthesize(feats)
                 sf.write(
                     sample_dir / f"{tag}_{items[j]['clip_id']}.wav", audio, get_config().media.sample_rate
                 )
     return {k: round(v / max(n, 1), 5) for k, v in sums.items()}
-
-
-def frames_to_features(pred: np.ndarray, stats, layout) -> np.ndarray:
-    """Model output (normalised, voicing as a logit) -> WORLD features for the vocoder."""
-    feats = stats.denormalise(pred.copy())
-    feats[:, layout.vuv] = (pred[:, layout.vuv] > 0).astype(np.float32)
-    return feats
 
 
 def export_checkpoint(run: str | Path, out: str | Path) -> dict:

@@ -14,6 +14,7 @@ synthesis give the same frames.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ import torch
 from actors.dataset import MAX_REFERENCE_FRAMES, PhonemeVocabulary, guidance_vector
 from actors.features import ClipInputs
 from actors.graph import MODALITIES
-from actors.model import ActorHParams, ProgressiveGraphGenerator, hard_alignment
+from actors.model import GUIDANCE_DIM, ActorHParams, ProgressiveGraphGenerator, hard_alignment
 from dubber.config import get_config
 from dubber.errors import BadInputError, MissingComponentError
 from dubber.messages import EmotionGuidance, ReferenceClip
@@ -95,13 +96,11 @@ class EmotionNodes:
 
 class Actor:
     def __init__(self, model: ProgressiveGraphGenerator, vocab: PhonemeVocabulary, stats, vocoder=None):
-        from actors.acoustics import FeatureLayout
         from actors.vocoder import get_vocoder
 
         self.model = model.eval()
         self.vocab = vocab
         self.stats = stats
-        self.layout = FeatureLayout()
         self.vocoder = vocoder or get_vocoder()
         self.config = get_config()
 
@@ -167,7 +166,7 @@ class Actor:
         audio = np.zeros((3, k, nodes.audio.shape[-1]), np.float32)
         n = min(k, nodes.retrieved.shape[1])
         retrieved[:, :n], audio[:, :n] = nodes.retrieved[:, :n], nodes.audio[:, :n]
-        g = guidance_vector(guidance) if guidance is not None else np.zeros(6, np.float32)
+        g = guidance_vector(guidance) if guidance is not None else np.zeros(GUIDANCE_DIM, np.float32)
         return {
             "phonemes": torch.tensor([self.vocab.encode(x.phonemes)], dtype=torch.long),
             "lips": torch.from_numpy(x.lips[None].astype(np.float32)),
@@ -184,11 +183,8 @@ class Actor:
     @torch.no_grad()
     def natural_seconds(self, x: ClipInputs, pace: float = 1.0) -> float:
         """How long the line takes at the voice's natural rate (duration predictor), over ``pace``."""
-        p = self.model.phoneme_embedding(torch.tensor([self.vocab.encode(x.phonemes)]))
-        from actors.model import sinusoid
-
-        p = self.model.phoneme_encoder(p + sinusoid(p.shape[1], self.hp.hidden, p.device))
-        frames = torch.expm1(self.model.duration(p).squeeze(-1)).clamp(min=0).sum().item()
+        _, _, log_durations = self.model.encode_phonemes(torch.tensor([self.vocab.encode(x.phonemes)]))
+        frames = torch.expm1(log_durations).clamp(min=0).sum().item()
         return frames * self.config.media.hop_ms / 1000.0 / max(pace, 1e-3)
 
     def fit_line(self, x: ClipInputs, pace: float = 1.0, fit: str = "refuse") -> ClipInputs:
@@ -210,7 +206,7 @@ class Actor:
         extra = int(np.ceil((fastest_s - clip_s) * self.config.media.fps))
         log.warning("line runs %.1f s past the clip at x%g speed (--fit speed)", fastest_s - clip_s, max_rate)
         pad = np.zeros((extra, x.lips.shape[1]), np.float32)  # no face there: the decoder fills from the text
-        return ClipInputs(**{**x.__dict__, "lips": np.concatenate([x.lips, pad])})
+        return dataclasses.replace(x, lips=np.concatenate([x.lips, pad]))
 
     # -- synthesis ------------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -221,15 +217,14 @@ class Actor:
         alignment = None
         if x.lips[:, -1].max() <= 0:  # no face anywhere: place the phonemes by predicted durations
             log.warning("%s: no face in the clip; aligning the line by predicted durations only", x.clip_id)
-            enc = self.model.encode(**t)
-            alignment = hard_alignment(enc.log_durations, t["phonemes"] != 0, x.num_video_frames)
+            _, mask, log_durations = self.model.encode_phonemes(t["phonemes"])
+            alignment = hard_alignment(log_durations, mask, x.num_video_frames)
         return self.model.encode(**t, alignment=alignment)
 
     def _frames(self, refined: torch.Tensor) -> np.ndarray:
-        pred = refined[0].numpy()
-        feats = self.stats.denormalise(pred.copy())
-        feats[:, self.layout.vuv] = (pred[:, self.layout.vuv] > 0).astype(np.float32)
-        return feats
+        from actors.acoustics import features_from_model
+
+        return features_from_model(refined[0].numpy(), self.stats)
 
     @torch.no_grad()
     def feature_chunks(self, encoded) -> Iterator[np.ndarray]:
