@@ -128,11 +128,10 @@ def _references(args, visual, text):
     import logging
 
     from dubber.errors import DubberError
-    from dubber.stage import default_library_uri
-    from retrieval.library import ReferenceLibrary
+    from retrieval.library import ReferenceLibrary, search_uri
 
     try:
-        library = ReferenceLibrary.open(args.db or default_library_uri(get_config()))
+        library = ReferenceLibrary.open(args.db or search_uri())
         return library.query_for_inputs(visual, text)
     except DubberError as exc:
         logging.getLogger(__name__).warning("no references: %s", exc)

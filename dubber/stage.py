@@ -10,8 +10,6 @@ references). Every message goes to ``emit`` (the session's message log, a websoc
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,25 +26,6 @@ from dubber.messages import (
 )
 
 log = logging.getLogger(__name__)
-
-
-SHIPPED_LIBRARY = REPO_ROOT / "assets" / "library"
-
-
-def default_library_uri(config) -> str:
-    """``library.db_uri``, else the cached default library, copied on first use from the small prebuilt
-    one that ships in ``assets/library`` (400 training clips of the synthetic corpus; ``dubber library
-    subset`` makes it)."""
-    if config.library.db_uri:
-        return config.library.db_uri
-    cached = config.cache_dir / "library"
-    if not cached.exists() and SHIPPED_LIBRARY.is_dir():
-        log.info("first use: copying the shipped reference library to %s", cached)
-        tmp = cached.with_name(f"library.{os.getpid()}.partial")
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(SHIPPED_LIBRARY, tmp)
-        os.replace(tmp, cached)
-    return str(cached)
 
 
 @dataclass
@@ -96,9 +75,9 @@ class DubbingStage:
     @property
     def library(self):
         if self._library is None:
-            from retrieval.library import ReferenceLibrary
+            from retrieval.library import ReferenceLibrary, search_uri
 
-            self._library = ReferenceLibrary.open(default_library_uri(self.config))
+            self._library = ReferenceLibrary.open(search_uri(self.config))
         return self._library
 
     def session(self, name: str):
@@ -106,13 +85,11 @@ class DubbingStage:
 
         return DirectorSession(self.director, name)
 
-    def references(self, visual, text: str, take: int):
-        """Target caption vectors and the K references of this take (take 2 gets ranks K..2K-1)."""
+    def references(self, vectors: dict, take: int) -> dict[str, list[ReferenceClip]]:
+        """The K references of this take for the target's caption vectors (take 2 gets ranks K..2K-1)."""
         k = max(self.actor.hp.k, 1)
-        maker = self.library.row_maker()
-        vectors, _ = maker.query_vectors(visual, text)
         found = self.library.retrieve(vectors, k * take)
-        return vectors, {m: refs[k * (take - 1) : k * take] for m, refs in found.items()}
+        return {m: refs[k * (take - 1) : k * take] for m, refs in found.items()}
 
     def dub_line(
         self,
@@ -157,8 +134,11 @@ class DubbingStage:
         references: dict[str, list[ReferenceClip]] = {}
         sr = self.config.media.sample_rate
 
+        # the target's captions and their embeddings do not change between takes: made once per line
+        vectors, _ = self.library.row_maker().query_vectors(visual, text)
+
         def perform(g: EmotionGuidance, take: int):
-            vectors, refs = self.references(visual, text, take)
+            refs = self.references(vectors, take)
             references.clear()
             references.update(refs)
             emit(

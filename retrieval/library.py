@@ -16,6 +16,8 @@ caption column is built (``ensure_index``), searched with ``nprobes`` and re-ran
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dubber.config import DubberConfig, get_config
+from dubber.config import REPO_ROOT, DubberConfig, get_config
 from dubber.errors import BadInputError, DubberError
 from dubber.messages import ReferenceClip, ReferencesMessage
 from retrieval.schema import (
@@ -52,6 +54,26 @@ _HIT_COLUMNS = ("clip_id", "film", "speaker", "emotion", "audio_vector")
 def default_uri(config: DubberConfig | None = None) -> str:
     cfg = config or get_config()
     return cfg.library.db_uri or str(cfg.cache_dir / "library")
+
+
+SHIPPED_LIBRARY = REPO_ROOT / "assets" / "library"
+
+
+def search_uri(config: DubberConfig | None = None) -> str:
+    """The library to search when none is named: ``library.db_uri``, else the cached default, copied on
+    first use from the small prebuilt one that ships in ``assets/library`` (400 training clips of the
+    synthetic corpus; ``dubber library subset`` makes it). Builds keep writing to ``default_uri``."""
+    cfg = config or get_config()
+    if cfg.library.db_uri:
+        return cfg.library.db_uri
+    cached = Path(default_uri(cfg))
+    if not cached.exists() and SHIPPED_LIBRARY.is_dir():
+        log.info("first use: copying the shipped reference library to %s", cached)
+        tmp = cached.with_name(f"{cached.name}.{os.getpid()}.partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(SHIPPED_LIBRARY, tmp)
+        os.replace(tmp, cached)
+    return str(cached)
 
 
 def sql_str(value: str) -> str:
