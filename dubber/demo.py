@@ -44,40 +44,17 @@ def run(args: argparse.Namespace) -> int:
         )
         return 0
 
-    import soundfile as sf
-
-    from dubber.config import get_config
-    from dubber.message_log import MessageLogWriter
+    from dubber.dub import dub_to_files, outcome_report
     from dubber.stage import DubbingStage
-    from perception.audio import load_audio
-    from perception.video import mux_audio
 
-    sr = get_config().media.sample_rate
     out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
     wav, mp4, log_path = out / "dubbed.wav", out / "dubbed.mp4", out / "messages.msgpack"
     log_path.unlink(missing_ok=True)  # one demo run, one log
     print(f"Dubbing the demo clip {clip} ...", file=sys.stderr)
     stage = DubbingStage(use_llm=not args.no_llm)
-    with MessageLogWriter(log_path) as log:
-        outcome = stage.dub_line(
-            stage.session("demo"),
-            1,
-            video,
-            text,
-            load_audio(voice, sample_rate=sr),
-            sr,
-            character="demo",
-            emit=log,
-        )
-    sf.write(wav, outcome.audio, outcome.sample_rate)
-    mux_audio(video, outcome.audio, outcome.sample_rate, mp4)
+    outcome = dub_to_files(stage, "demo", video, text, voice, wav, mp4, log_path, character="demo")
     g = outcome.guidance
-    report = {
-        "line": text, "emotion": g.emotion, "intensity": g.intensity, "direction": g.direction,
-        "takes": outcome.takes, "chosen_take": outcome.chosen_take, "scores": outcome.scores,
-        "seconds": outcome.seconds, "wav": str(wav), "mp4": str(mp4), "log": str(log_path),
-    }  # fmt: skip
+    report = {"line": text, **outcome_report(outcome, wav, mp4, log_path)}
     if args.json:
         print(json.dumps(report, indent=1))
         return 0

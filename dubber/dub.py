@@ -25,47 +25,67 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the outcome as JSON")
 
 
-def run(args: argparse.Namespace) -> int:
+def dub_to_files(stage, session: str, video: Path, text, voice: Path, wav: Path, mp4: Path | None = None,
+                 log: Path | None = None, **line_options):  # fmt: skip
+    """One line through the stage, written out: the wav, and if asked the mp4 with the dubbed track and the
+    message log (appended, one frame per message). Returns the stage's ``LineOutcome``."""
     import soundfile as sf
 
-    from dubber.errors import BadInputError
+    from dubber.config import get_config
     from dubber.message_log import MessageLogWriter
-    from dubber.stage import DubbingStage
     from perception.audio import load_audio
+
+    sr = get_config().media.sample_rate
+    prompt = load_audio(voice, sample_rate=sr)
+    writer = MessageLogWriter(log) if log else None
+    try:
+        outcome = stage.dub_line(
+            stage.session(session),
+            1,
+            video,
+            text,
+            prompt,
+            sr,
+            emit=writer or (lambda m: None),
+            **line_options,
+        )
+    finally:
+        if writer:
+            writer.close()
+    wav.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(wav, outcome.audio, outcome.sample_rate)
+    if mp4:
+        from perception.video import mux_audio
+
+        mux_audio(video, outcome.audio, outcome.sample_rate, mp4)
+    return outcome
+
+
+def outcome_report(outcome, wav: Path, mp4: Path | None, log: Path | None) -> dict:
+    g = outcome.guidance
+    return {
+        "wav": str(wav), "mp4": str(mp4) if mp4 else None, "log": str(log) if log else None,
+        "emotion": g.emotion, "intensity": g.intensity, "direction": g.direction, "takes": outcome.takes,
+        "chosen_take": outcome.chosen_take, "scores": outcome.scores, "seconds": outcome.seconds,
+        "warnings": outcome.warnings,
+        "references": {m: [r.clip_id for r in refs] for m, refs in outcome.references.items()},
+    }  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    from dubber.errors import BadInputError
+    from dubber.stage import DubbingStage
 
     if (args.text is None) == (args.text_file is None):
         raise BadInputError("give the line with exactly one of --text or --text-file")
     text = args.text if args.text is not None else args.text_file.read_bytes()
     if not args.video.is_file():
         raise BadInputError("video not found", source=args.video)
-    prompt = load_audio(args.voice)
-    from dubber.config import get_config
-
-    sr = get_config().media.sample_rate
-    stage = DubbingStage(use_llm=not args.no_llm)
-    log_writer = MessageLogWriter(args.log) if args.log else None
-    try:
-        outcome = stage.dub_line(
-            stage.session(args.video.stem), 1, args.video, text, prompt, sr,
-            character=args.character, language=args.language, fit=args.fit,
-            emit=log_writer or (lambda m: None),
-        )  # fmt: skip
-    finally:
-        if log_writer:
-            log_writer.close()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(args.out, outcome.audio, outcome.sample_rate)
-    if args.mp4:
-        from perception.video import mux_audio
-
-        mux_audio(args.video, outcome.audio, outcome.sample_rate, args.mp4)
-    report = {
-        "wav": str(args.out), "mp4": str(args.mp4) if args.mp4 else None, "log": str(args.log) if args.log else None,
-        "emotion": outcome.guidance.emotion, "intensity": outcome.guidance.intensity,
-        "direction": outcome.guidance.direction, "takes": outcome.takes, "chosen_take": outcome.chosen_take,
-        "scores": outcome.scores, "seconds": outcome.seconds, "warnings": outcome.warnings,
-        "references": {m: [r.clip_id for r in refs] for m, refs in outcome.references.items()},
-    }  # fmt: skip
+    outcome = dub_to_files(
+        DubbingStage(use_llm=not args.no_llm), args.video.stem, args.video, text, args.voice, args.out,
+        args.mp4, args.log, character=args.character, language=args.language, fit=args.fit,
+    )  # fmt: skip
+    report = outcome_report(outcome, args.out, args.mp4, args.log)
     if args.json:
         print(json.dumps(report, indent=1))
     else:
