@@ -143,6 +143,23 @@ def _z(geometry: dict[str, float], name: str, reference: dict[str, tuple[float, 
     return (value - typical) / step if value is not None and math.isfinite(value) else float("nan")
 
 
+def _graded(z: float, high: tuple[tuple[float, str], ...], low: tuple[tuple[float, str], ...]) -> str | None:
+    """The word of the first ``high`` step that ``z`` reaches (z >= t), else of the first ``low`` step
+    (z <= t); None in between or when ``z`` is NaN (not measured)."""
+    word = next((w for t, w in high if z >= t), None)
+    return word or next((w for t, w in low if z <= t), None)
+
+
+# (geometry measure, steps up from typical, steps down), strongest first
+_FACE_LADDERS: tuple[tuple[str, tuple[tuple[float, str], ...], tuple[tuple[float, str], ...]], ...] = (
+    ("eye_open", ((2.5, "eyes very wide"), (1, "eyes wide")), ((-4, "eyes nearly shut"), (-1, "eyes narrowed"))),
+    ("mouth_corner_lift", ((3, "lip corners pulled up in a broad smile"), (1, "lip corners up")),
+     ((-2.5, "lip corners pulled down hard"), (-1, "lip corners down"))),
+    ("mouth_width", ((2, "mouth stretched wide"),), ((-1, "mouth narrowed"),)),
+    ("mouth_open", ((2, "jaw dropped open"),), ((-1.5, "mouth mostly closed"),)),
+)  # fmt: skip
+
+
 def describe_face(
     visual: VisualFeatures, reference: dict[str, tuple[float, float]] | None = None, top: int = 3
 ) -> str:
@@ -152,48 +169,20 @@ def describe_face(
         return "no face is visible"
     g = visual.geometry
     parts: list[str] = []
-    brow, gap = _z(g, "brow_raise", ref), _z(g, "brow_gap", ref)
-    brow_words = []
-    if brow >= 2.5:
-        brow_words.append("raised high")
-    elif brow >= 1:
-        brow_words.append("raised")
-    elif brow <= -2.5:
-        brow_words.append("lowered hard")
-    elif brow <= -1:
-        brow_words.append("lowered")
-    if gap <= -1:
+    brow = _graded(
+        _z(g, "brow_raise", ref),
+        ((2.5, "raised high"), (1, "raised")),
+        ((-2.5, "lowered hard"), (-1, "lowered")),
+    )
+    brow_words = [brow] if brow else []
+    if _z(g, "brow_gap", ref) <= -1:
         brow_words.append("drawn together")
     if brow_words:
         parts.append("brows " + " and ".join(brow_words))
-    eyes = _z(g, "eye_open", ref)
-    if eyes >= 2.5:
-        parts.append("eyes very wide")
-    elif eyes >= 1:
-        parts.append("eyes wide")
-    elif eyes <= -4:
-        parts.append("eyes nearly shut")
-    elif eyes <= -1:
-        parts.append("eyes narrowed")
-    corners = _z(g, "mouth_corner_lift", ref)
-    if corners >= 3:
-        parts.append("lip corners pulled up in a broad smile")
-    elif corners >= 1:
-        parts.append("lip corners up")
-    elif corners <= -2.5:
-        parts.append("lip corners pulled down hard")
-    elif corners <= -1:
-        parts.append("lip corners down")
-    width = _z(g, "mouth_width", ref)
-    if width >= 2:
-        parts.append("mouth stretched wide")
-    elif width <= -1:
-        parts.append("mouth narrowed")
-    opening = _z(g, "mouth_open", ref)
-    if opening >= 2:
-        parts.append("jaw dropped open")
-    elif opening <= -1.5:
-        parts.append("mouth mostly closed")
+    for name, high, low in _FACE_LADDERS:
+        word = _graded(_z(g, name, ref), high, low)
+        if word:
+            parts.append(word)
     if not parts:
         measured = any(math.isfinite(v) for v in g.values() if v is not None)
         parts.append("features close to a relaxed face" if measured else "landmarks not measured")

@@ -213,7 +213,7 @@ class LLMBackend(ABC):
         timeout_s: float | None = None,
     ) -> str:
         """Continuation of ``prompt`` (plain text; base models get no chat template), cut before any stop."""
-        deadline = Deadline(self.timeout_s if timeout_s is None else timeout_s)
+        deadline = self._deadline(timeout_s)
         text = self._complete(
             prompt,
             max_new_tokens=self.max_new_tokens if max_new_tokens is None else max_new_tokens,
@@ -251,7 +251,7 @@ class LLMBackend(ABC):
     ) -> dict[str, LabelScore]:
         if not labels:
             return {}
-        deadline = Deadline(self.timeout_s if timeout_s is None else timeout_s)
+        deadline = self._deadline(timeout_s)
         unique = list(dict.fromkeys(labels))
         conts = [self._join(prompt, label, separator) for label in unique]
         per_token = scorer(prompt, conts, deadline)
@@ -297,7 +297,7 @@ class LLMBackend(ABC):
         for _attempt in range(retries + 1):
             self.json_attempts += 1
             self.json_attempts_total += 1
-            deadline = Deadline(self.timeout_s if timeout_s is None else timeout_s)
+            deadline = self._deadline(timeout_s)
             reply = self._complete(
                 ask,
                 max_new_tokens=self.max_new_tokens if max_new_tokens is None else max_new_tokens,
@@ -323,6 +323,10 @@ class LLMBackend(ABC):
         )
 
     # ------------------------------------------------------------------ helpers
+    def _deadline(self, timeout_s: float | None) -> Deadline:
+        """A fresh deadline: ``timeout_s``, or the backend's ``llm.timeout_s`` when None."""
+        return Deadline(self.timeout_s if timeout_s is None else timeout_s)
+
     @staticmethod
     def _join(prompt: str, label: str, separator: str | None) -> str:
         if separator is not None:
