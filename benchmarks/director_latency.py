@@ -30,6 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
+from benchmarks.common import report  # noqa: E402
+
 SETUPS = {"full": (True, True), "llm-cue": (True, False), "no-llm": (False, False)}
 
 
@@ -124,7 +126,7 @@ def main() -> int:
 
     import platform
 
-    report: dict = {
+    result: dict = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "load_average_at_start": os.getloadavg(),
         "setups": {},
@@ -139,17 +141,13 @@ def main() -> int:
                 check=True,
             )
             cold.append(json.loads(out.stdout.strip().splitlines()[-1])["seconds"])
-        report["setups"][setup] = {
+        result["setups"][setup] = {
             "cold_first_line": percentiles(cold) if cold else None,
             "warm": warm(setup, args.corpus, args.lines),
         }
-        print(setup, json.dumps(report["setups"][setup]), file=sys.stderr, flush=True)
-    report["load_average_at_end"] = os.getloadavg()
-    text = json.dumps(report, indent=1)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
-    print(text)
+        print(setup, json.dumps(result["setups"][setup]), file=sys.stderr, flush=True)
+    result["load_average_at_end"] = os.getloadavg()
+    report(result, args.out)
     return 0
 
 
