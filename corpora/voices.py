@@ -168,8 +168,11 @@ class FliteEngine:
 
 
 def _parse_psdur(out: str) -> PhoneTimings | None:
+    """flite prints ``phone:end`` per phone; each sentence's ends restart from 0. Its audio follows the
+    previous sentence's, whose final pause is rendered about half long (measured: 0.10 of 0.20 s), so a time
+    that goes backwards starts a new sentence half-way through the last pause."""
     segs: list[tuple[str, float, float]] = []
-    start = 0.0
+    start = offset = 0.0
     for tok in out.split():
         phone, sep, end = tok.rpartition(":")
         if not sep:
@@ -178,8 +181,14 @@ def _parse_psdur(out: str) -> PhoneTimings | None:
             t = float(end)
         except ValueError:
             continue
-        segs.append((phone, start, t))
-        start = t
+        if t + offset < start - 1e-6:
+            last = segs[-1] if segs else ("", start, start)
+            offset = start - (0.5 * (last[2] - last[1]) if last[0] == "pau" else 0.0)
+            if segs and last[0] == "pau":
+                segs[-1] = (last[0], last[1], offset)
+            start = offset
+        segs.append((phone, start, t + offset))
+        start = t + offset
     return tuple(segs) or None
 
 
