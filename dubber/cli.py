@@ -26,6 +26,9 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("dub", "dubber.dub", "dub a line over a silent clip in a character's voice (wav, mp4, message log)"),
     ("train", "actors.cli", "train the actor (progressive graph-based speech generator) on a corpus"),
     ("library", "retrieval.cli", "the Reference Footage library (LanceDB): build, search, info, neighbours"),
+    ("serve", "serving.cli", "start (or stop) the Ray Serve app: websocket dubbing sessions and REST"),
+    ("client", "serving.client", "dub a line through a running server, writing audio as it streams"),
+    ("logs", "serving.logs", "inspect session message logs: list, show, tail, export"),
 ]
 
 

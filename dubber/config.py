@@ -124,6 +124,39 @@ class ActorConfig(_Section):
     min_prompt_seconds: float = 1.0
 
 
+class ServingConfig(_Section):
+    """The Ray Serve app (``serving/``): where it listens, who may connect, limits and Ray resources."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    token: str | None = None  # bearer token; required whenever ``host`` is not a loopback address
+    app_name: str = "dubber"
+    log_dir: Path | None = None  # session message logs; None: <cache_dir>/sessions
+    log_fsync: bool = True  # fsync each message (a crash loses at most the message being written)
+    # limits, each refused with its own error frame
+    max_frame_bytes: int = 8 * 1024 * 1024
+    max_clip_seconds: float = 30.0
+    max_line_chars: int = 400
+    max_prompt_seconds: float = 30.0
+    max_sessions_per_client: int = 4
+    max_sessions: int = 64
+    max_clips_per_session: int = 64
+    max_pending_lines: int = 32  # lines queued in one session, not yet finished
+    lookahead_lines: int = 1  # lines directed ahead of the one being performed
+    sample_rates: tuple[int, ...] = (16000, 24000, 48000)
+    chunk_timeout_s: float = 120.0  # no message from the director for this long fails the line
+    # Ray resources per replica
+    ingress_cpus: float = 0.1
+    director_cpus: float = 1.0
+    director_gpus: float = 0.0
+    director_replicas: int = 1
+    director_threads: int = 2  # lines one director replica works on at once (look-ahead needs 2)
+    actor_cpus: float = 0.9
+    actor_gpus: float = 0.0
+    actor_replicas: int = 1
+    use_llm: bool = True  # the director's LLM cue and notes (off: cues and templates only)
+
+
 class DubberConfig(_Section):
     cache_dir: Path = Field(default_factory=default_cache_dir)
     media: MediaConfig = MediaConfig()
@@ -132,6 +165,7 @@ class DubberConfig(_Section):
     llm: LLMConfig = LLMConfig()
     director: DirectorConfig = DirectorConfig()
     actor: ActorConfig = ActorConfig()
+    serving: ServingConfig = ServingConfig()
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> DubberConfig:

@@ -1,0 +1,355 @@
+"""The Ray Serve app: an actor deployment, a director deployment and a FastAPI ingress, composed by handles.
+
+    ActorWorker     one ``actors.voice.Actor`` per replica (loaded once); voice prompts, line fitting and
+                    ``stream`` (float32 chunks, as the vocoder makes them). One compute thread per replica:
+                    concurrent lines interleave chunk by chunk.
+    DirectorWorker  one ``DubbingStage`` per replica (director cues, emotion classifier, library: loaded
+                    once) whose actor is the ActorWorker behind its handle; ``dub`` runs one line and
+                    streams every director-actor message (``dubber.messages`` maps) as it is emitted,
+                    audio chunks resampled to the session's rate.
+    Ingress         the websocket API (``/v1/session``, ``docs/protocol.md``), ``POST /v1/dub``,
+                    ``GET /healthz``, ``GET /v1/sessions/{id}/log``; sessions live here (``serving.sessions``).
+
+``build_app(config)`` binds the three with the CPU/GPU resources of ``config.serving``.
+"""
+
+import asyncio
+import hmac
+import io
+import ipaddress
+import logging
+import os
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from fastapi import FastAPI, Request, WebSocket
+from fastapi.responses import JSONResponse, Response
+from ray import serve
+
+log = logging.getLogger(__name__)
+
+
+def _apply_config(config: dict):
+    """Each replica runs in its own process: it takes the driver's configuration, not its environment's."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from dubber.config import DubberConfig, set_config
+
+    cfg = DubberConfig.model_validate(config)
+    set_config(cfg)
+    logging.getLogger("serving").setLevel(logging.INFO)
+    return cfg
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_security(host: str, token: str | None) -> None:
+    from dubber.errors import BadInputError
+
+    if not is_loopback(host) and not token:
+        raise BadInputError(
+            f"refusing to listen on {host} without a bearer token",
+            hint="set serving.token (DUBBER_SERVING__TOKEN) or bind 127.0.0.1",
+        )
+
+
+# -- the actor ----------------------------------------------------------------------------------------------
+@serve.deployment(max_ongoing_requests=64)
+class ActorWorker:
+    def __init__(self, config: dict):
+        _apply_config(config)
+        from actors.voice import Actor
+
+        self.actor = Actor.load()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="actor")
+        self.streams = 0
+        self.started = 0
+
+    async def _call(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    async def info(self) -> dict:
+        from dubber.config import get_config
+
+        return {"k": int(self.actor.hp.k), "sample_rate": get_config().media.sample_rate}
+
+    async def voice_prompt(self, audio: np.ndarray, sr: int):
+        return await self._call(self.actor.voice_prompt, audio, sr)
+
+    async def fit_line(self, inputs, pace: float, fit: str):
+        return await self._call(self.actor.fit_line, inputs, pace, fit)
+
+    async def stream(self, inputs, prompt, guidance, nodes):
+        gen = self.actor.stream(inputs, prompt, guidance, nodes)
+        self.streams += 1
+        self.started += 1
+        try:
+            while True:
+                chunk = await self._call(next, gen, None)
+                if chunk is None:
+                    return
+                yield np.asarray(chunk, dtype=np.float32)
+        finally:
+            self.streams -= 1
+            await self._call(gen.close)
+
+    async def stats(self) -> dict:
+        return {"streams": self.streams, "started": self.started, "pid": os.getpid()}
+
+
+# -- the director -------------------------------------------------------------------------------------------
+@serve.deployment(max_ongoing_requests=64)
+class DirectorWorker:
+    def __init__(self, config: dict, actor):
+        cfg = _apply_config(config)
+        from dubber.stage import DubbingStage
+        from serving.remote import RemoteActor
+
+        self.cfg = cfg
+        self.actor = RemoteActor(actor)
+        self.base = DubbingStage(actor=self.actor, use_llm=cfg.serving.use_llm)
+        self.base.director  # noqa: B018 -- load the models once per replica, now
+        self.base.library  # noqa: B018
+        self._stages: dict[int, DubbingStage] = {}
+        self._stage_lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(cfg.serving.director_threads, thread_name_prefix="director")
+        self.running = 0  # lines whose thread is still working
+        self.lines = 0
+        self._count = threading.Lock()
+
+    def stage(self, max_takes: int):
+        """A stage whose director takes at most ``max_takes`` takes; the models are the base stage's."""
+        import copy
+        import dataclasses
+
+        from dubber.stage import DubbingStage
+
+        with self._stage_lock:
+            if max_takes not in self._stages:
+                director = copy.copy(self.base.director)
+                director.policy = dataclasses.replace(director.policy, max_takes=max_takes)
+                self._stages[max_takes] = DubbingStage(
+                    actor=self.actor, director=director, library=self.base.library, use_llm=self.base.use_llm
+                )
+            return self._stages[max_takes]
+
+    def _run(self, job: dict, put, cancel: threading.Event) -> dict:
+        from agents.session import DirectorSession
+        from dubber.errors import DubberError
+        from dubber.messages import ErrorMessage
+        from perception.video import probe
+        from serving.remote import LineCancelled, LineContext, set_context
+
+        with self._count:
+            self.running += 1
+            self.lines += 1
+        session, line = job["session"], job["line"]
+        ctx = LineContext(put, cancel, session, line, job["sample_rate"])
+        set_context(ctx)
+        try:
+            with tempfile.TemporaryDirectory(prefix="dubber-line-") as tmp:
+                # the clip's bytes, written where only this line reads them: no client path is ever opened
+                video = Path(tmp) / f"{job.get('clip_id') or f'line{line}'}.mp4"
+                video.write_bytes(job["video"])
+                duration = probe(video).get("duration")
+                limit = self.cfg.serving.max_clip_seconds
+                if duration is not None and duration > limit:
+                    put(
+                        ErrorMessage(
+                            session=session,
+                            line=line,
+                            code="clip_too_long",
+                            message=f"the clip is {duration:.1f} s; the limit is {limit:g} s",
+                        ).model_dump(mode="python")
+                    )
+                    return {"status": "failed"}
+                stage = self.stage(job["max_takes"])
+                ds = (
+                    DirectorSession.from_context(stage.director, job["context"], session)
+                    if job.get("context")
+                    else stage.session(session)
+                )
+                ctx.director_session = ds
+                outcome = stage.dub_line(
+                    ds,
+                    line,
+                    video,
+                    job["text"],
+                    job["prompt"],
+                    job["prompt_sr"],
+                    character=job.get("character"),
+                    language=job.get("language"),
+                    fit=job.get("fit", "refuse"),
+                    emit=ctx.emit,
+                )
+                return {
+                    "status": "done",
+                    "chosen_take": outcome.chosen_take,
+                    "takes": outcome.takes,
+                    "duration_s": round(len(outcome.audio) / outcome.sample_rate, 3),
+                    "warnings": outcome.warnings,
+                    "context": ds.context(),
+                }
+        except LineCancelled:
+            return {"status": "cancelled"}
+        except DubberError as exc:
+            if not cancel.is_set():
+                code = getattr(exc, "code", None) or "bad_input"
+                put(
+                    ErrorMessage(session=session, line=line, code=code, message=exc.one_line()).model_dump(
+                        mode="python"
+                    )
+                )
+            return {"status": "cancelled" if cancel.is_set() else "failed"}
+        except Exception as exc:  # a bug: the line fails, the session and the replica live on
+            log.exception("line %s of session %s failed", line, session)
+            if not cancel.is_set():
+                put(
+                    ErrorMessage(
+                        session=session, line=line, code="internal", message=f"{type(exc).__name__}: {exc}"
+                    ).model_dump(mode="python")
+                )
+            return {"status": "cancelled" if cancel.is_set() else "failed"}
+        finally:
+            set_context(None)
+            with self._count:
+                self.running -= 1
+
+    async def dub(self, job: dict):
+        """Every message of one line as it is emitted, then ``{"type": "_end", ...}``. Cancelling the call
+        (the client went away, or cancelled the line) stops the line at its next message."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue = asyncio.Queue()
+        cancel = threading.Event()
+        done = object()
+
+        def put(item):
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        future = loop.run_in_executor(self._pool, self._run, job, put, cancel)
+        future.add_done_callback(lambda _: queue.put_nowait(done))
+        try:
+            while True:
+                item = await queue.get()
+                if item is done:
+                    break
+                yield item
+            yield {"type": "_end", **future.result()}
+        finally:
+            cancel.set()
+
+    async def stats(self) -> dict:
+        return {"running": self.running, "lines": self.lines, "pid": os.getpid()}
+
+
+# -- the ingress --------------------------------------------------------------------------------------------
+api = FastAPI(title="Authentic Dubber", docs_url=None, redoc_url=None)
+
+
+@serve.deployment(max_ongoing_requests=256)
+@serve.ingress(api)
+class Ingress:
+    def __init__(self, config: dict, director, actor):
+        from serving.sessions import SessionRegistry
+
+        self.cfg = _apply_config(config)
+        check_security(self.cfg.serving.host, self.cfg.serving.token)
+        self.director, self.actor = director, actor
+        self.sessions = SessionRegistry(self.cfg, director)
+
+    def _authorized(self, headers) -> bool:
+        token = self.cfg.serving.token
+        if not token:
+            return True
+        got = headers.get("authorization", "")
+        return hmac.compare_digest(got.encode(), f"Bearer {token}".encode())
+
+    @api.websocket("/v1/session")
+    async def session(self, ws: WebSocket):
+        await self.sessions.serve_websocket(ws, self._authorized(ws.headers))
+
+    @api.get("/healthz")
+    async def healthz(self):
+        director, actor = await asyncio.gather(self.director.stats.remote(), self.actor.stats.remote())
+        return {"status": "ok", **self.sessions.stats(), "director": director, "actor": actor}
+
+    @api.get("/v1/sessions/{session_id}/log")
+    async def session_log(
+        self, session_id: str, request: Request, line: int | None = None, take: int | None = None,
+        type: str | None = None, format: str = "msgpack",
+    ):  # fmt: skip
+        if not self._authorized(request.headers):
+            return JSONResponse({"code": "unauthorized", "message": "a bearer token is required"}, 401)
+        from serving.logs import log_dir, open_log, plain
+        from serving.protocol import ID_PATTERN
+
+        if not ID_PATTERN.match(session_id):
+            return JSONResponse({"code": "bad_request", "message": "not a session id"}, 400)
+        path = log_dir(self.cfg) / f"{session_id}.msgpack"
+        if not path.is_file():
+            return JSONResponse({"code": "not_found", "message": f"no session {session_id}"}, 404)
+
+        def read():
+            import msgpack
+
+            log_ = open_log(path)
+            entries = log_.select(line, take, set(type.split(",")) if type else None)
+            items = [item for _, item in log_.read(entries)]
+            if format == "json":
+                return {"session": session_id, "damaged": log_.problem, "messages": [plain(i) for i in items]}
+            return b"".join(msgpack.packb(i, use_bin_type=True) for i in items)
+
+        body = await asyncio.get_running_loop().run_in_executor(None, read)
+        if isinstance(body, dict):
+            return JSONResponse(body)
+        return Response(body, media_type="application/msgpack")
+
+    @api.post("/v1/dub")
+    async def dub(self, request: Request):
+        """One clip in, a wav out: a msgpack map {video, text, voice, [character, sample_rate, max_takes,
+        language, fit]} (the voice as an audio file's bytes)."""
+        if not self._authorized(request.headers):
+            return JSONResponse({"code": "unauthorized", "message": "a bearer token is required"}, 401)
+        body = await request.body()
+        status, result = await self.sessions.dub_once(body, request.client.host if request.client else "")
+        if status != 200:
+            return JSONResponse(result, status)
+        import soundfile as sf
+
+        audio, sr, session_id = result
+        buf = io.BytesIO()
+        sf.write(buf, audio, sr, format="WAV", subtype="PCM_16")
+        return Response(buf.getvalue(), media_type="audio/wav", headers={"X-Dubber-Session": session_id})
+
+
+def build_app(config=None):
+    """The bound app (actor -> director -> ingress) with the resources of ``config.serving``."""
+    from dubber.config import get_config
+
+    cfg = config or get_config()
+    s = cfg.serving
+    dump = cfg.model_dump(mode="json")
+    actor = ActorWorker.options(
+        num_replicas=s.actor_replicas, ray_actor_options={"num_cpus": s.actor_cpus, "num_gpus": s.actor_gpus}
+    ).bind(dump)
+    director = DirectorWorker.options(
+        num_replicas=s.director_replicas,
+        ray_actor_options={"num_cpus": s.director_cpus, "num_gpus": s.director_gpus},
+    ).bind(dump, actor)
+    return Ingress.options(ray_actor_options={"num_cpus": s.ingress_cpus}).bind(dump, director, actor)
+
+
+def new_session_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:8]

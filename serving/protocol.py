@@ -1,0 +1,235 @@
+"""The websocket protocol of a live dubbing session: typed msgpack frames both ways, and their limits.
+
+Every websocket message is one binary frame holding one msgpack map with a ``type``. The client sends
+``open`` (first), then ``clip``, ``line``, ``cancel`` and ``close`` frames; the server answers ``ready``,
+``clip_registered``, the director-actor messages of ``dubber.messages`` (request, perception, guidance,
+references, audio, take, review, accept, error), ``line_end`` per line and ``closed``. ``docs/protocol.md``
+is the reference; this module is the one place the frames are defined.
+
+``decode_client`` turns bytes into a client frame or raises ``ProtocolError`` with the error code the
+server sends back; ``decode_server`` does the same for whatever the server sends (used by the client and
+the message logs).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Annotated, Any, Literal
+
+import msgpack
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from dubber.errors import DubberError
+from dubber.messages import MESSAGE_TYPES, ErrorMessage, from_dict
+
+PROTOCOL_VERSION = 1
+ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")  # clip ids, character names in paths: never a path
+
+
+class ProtocolError(DubberError):
+    """A frame the server refuses; ``code`` goes into the error frame sent back."""
+
+    def __init__(self, code: str, problem: str, line: int = 0):
+        self.code, self.line = code, line
+        super().__init__(problem)
+
+
+class _Frame(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- client -> server -------------------------------------------------------------------------------------
+class Voice(_Frame):
+    """A character's voice prompt: an audio file's bytes (wav, flac, ogg), or raw PCM16 with its rate."""
+
+    audio: bytes | None = None
+    pcm16: bytes | None = None
+    sample_rate: int | None = None
+
+
+class OpenFrame(_Frame):
+    type: Literal["open"] = "open"
+    voices: dict[str, Voice]  # character -> voice prompt; "*" is used for lines of any other character
+    sample_rate: int = 16000  # of the audio streamed back: 16000, 24000 or 48000
+    max_takes: int | None = None  # at most the server's director.max_takes
+    name: str | None = None  # a label for the log; the session id is the server's
+    language: str | None = None
+    protocol: int = PROTOCOL_VERSION
+
+
+class ClipFrame(_Frame):
+    """Register a clip once, to use it by id in several lines."""
+
+    type: Literal["clip"] = "clip"
+    clip_id: str
+    video: bytes
+
+
+class LineFrame(_Frame):
+    type: Literal["line"] = "line"
+    line: int = Field(ge=1)
+    text: str
+    character: str | None = None
+    clip_id: str | None = None  # a clip registered earlier, or
+    video: bytes | None = None  # the clip itself
+    timecode_s: float | None = None
+    language: str | None = None
+    fit: Literal["refuse", "speed"] = "refuse"
+
+
+class CancelFrame(_Frame):
+    type: Literal["cancel"] = "cancel"
+    line: int
+
+
+class CloseFrame(_Frame):
+    type: Literal["close"] = "close"
+
+
+ClientFrame = Annotated[
+    OpenFrame | ClipFrame | LineFrame | CancelFrame | CloseFrame, Field(discriminator="type")
+]
+CLIENT_TYPES = ("open", "clip", "line", "cancel", "close")
+_client = TypeAdapter(ClientFrame)
+
+
+# -- server -> client (besides dubber.messages) -------------------------------------------------------------
+class _ServerFrame(_Frame):
+    session: str
+    ts: float = Field(default_factory=time.time)
+
+
+class ReadyFrame(_ServerFrame):
+    type: Literal["ready"] = "ready"
+    sample_rate: int
+    max_takes: int
+    characters: list[str]
+    limits: dict[str, float]
+    protocol: int = PROTOCOL_VERSION
+
+
+class ClipRegistered(_ServerFrame):
+    type: Literal["clip_registered"] = "clip_registered"
+    clip_id: str
+    seconds: float | None = None
+
+
+class LineEnd(_ServerFrame):
+    type: Literal["line_end"] = "line_end"
+    line: int
+    status: Literal["done", "cancelled", "failed"]
+    chosen_take: int | None = None
+    takes: int = 0
+    duration_s: float | None = None
+    seconds: float | None = None  # from the line's arrival to its end
+    first_chunk_s: float | None = None  # from the line's arrival to its first audio chunk
+    warnings: list[str] = Field(default_factory=list)
+
+
+class ClosedFrame(_ServerFrame):
+    type: Literal["closed"] = "closed"
+    lines: int
+    reason: str = "closed by the client"
+
+
+class LoggedOpen(_ServerFrame):
+    """What the message log keeps of an ``open`` frame (the voices' audio is not logged, only its size)."""
+
+    type: Literal["session"] = "session"
+    name: str | None = None
+    client: str = ""
+    sample_rate: int
+    max_takes: int
+    voices: dict[str, float]  # character -> seconds
+
+
+class LoggedLine(_ServerFrame):
+    """What the log keeps of a ``line`` frame (the clip's bytes are not logged)."""
+
+    type: Literal["line"] = "line"
+    line: int
+    text: str
+    character: str | None = None
+    clip_id: str | None = None
+    video_bytes: int = 0
+    timecode_s: float | None = None
+
+
+class LoggedCancel(_ServerFrame):
+    type: Literal["cancel"] = "cancel"
+    line: int
+
+
+ServerFrame = Annotated[
+    ReadyFrame | ClipRegistered | LineEnd | ClosedFrame | LoggedOpen | LoggedLine | LoggedCancel,
+    Field(discriminator="type"),
+]
+SERVER_TYPES = ("ready", "clip_registered", "line_end", "closed", "session", "line", "cancel")
+_server = TypeAdapter(ServerFrame)
+ALL_TYPES: tuple[str, ...] = tuple(MESSAGE_TYPES) + SERVER_TYPES
+
+
+def pack(frame: BaseModel | dict) -> bytes:
+    data = frame if isinstance(frame, dict) else frame.model_dump(mode="python")
+    return msgpack.packb(data, use_bin_type=True)
+
+
+def unpack(data: bytes, max_bytes: int | None = None) -> Any:
+    if max_bytes is not None and len(data) > max_bytes:
+        raise ProtocolError("too_large", f"frame of {len(data)} bytes; the limit is {max_bytes}")
+    try:
+        return msgpack.unpackb(data, raw=False, strict_map_key=True)
+    except (msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, ValueError, TypeError) as exc:
+        raise ProtocolError("malformed_frame", f"frame is not valid msgpack ({type(exc).__name__})") from None
+
+
+def _first_error(exc: ValidationError, kind: str) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"][1:]) or "frame"
+    return f"bad {kind!r} frame: {where}: {first['msg']}"
+
+
+def decode_client(data: bytes, max_bytes: int | None = None):
+    """Bytes from a client -> a client frame; ``ProtocolError`` (too_large, malformed_frame, unknown_type,
+    bad_frame) otherwise."""
+    item = unpack(data, max_bytes)
+    if not isinstance(item, dict):
+        raise ProtocolError("malformed_frame", f"a frame must be a map, got {type(item).__name__}")
+    kind = item.get("type")
+    if kind not in CLIENT_TYPES:
+        raise ProtocolError("unknown_type", f"unknown frame type {kind!r}; one of {', '.join(CLIENT_TYPES)}")
+    try:
+        return _client.validate_python(item)
+    except ValidationError as exc:
+        line = item.get("line") if kind in ("line", "cancel") and isinstance(item.get("line"), int) else 0
+        raise ProtocolError("bad_frame", _first_error(exc, kind), line=line) from None
+
+
+def server_from_dict(item: Any):
+    """A map the server sent (or logged) -> its typed frame: a ``dubber.messages`` message or a frame here."""
+    if not isinstance(item, dict):
+        raise ProtocolError("malformed_frame", f"a frame must be a map, got {type(item).__name__}")
+    kind = item.get("type")
+    if kind in MESSAGE_TYPES:
+        return from_dict(item)
+    if kind not in SERVER_TYPES:
+        raise ProtocolError("unknown_type", f"unknown frame type {kind!r}")
+    try:
+        return _server.validate_python(item)
+    except ValidationError as exc:
+        raise ProtocolError("bad_frame", _first_error(exc, kind)) from None
+
+
+def decode_server(data: bytes):
+    return server_from_dict(unpack(data))
+
+
+def error_frame(session: str, code: str, message: str, line: int = 0) -> ErrorMessage:
+    return ErrorMessage(session=session, line=line, code=code, message=message)
+
+
+def check_id(value: str, what: str) -> str:
+    if not isinstance(value, str) or not ID_PATTERN.match(value):
+        raise ProtocolError("bad_frame", f"{what} must match {ID_PATTERN.pattern}")
+    return value
