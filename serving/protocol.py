@@ -18,7 +18,7 @@ import time
 from typing import Annotated, Any, Literal
 
 import msgpack
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBytes, TypeAdapter, ValidationError
 
 from dubber.errors import DubberError
 from dubber.messages import MESSAGE_TYPES, ErrorMessage, from_dict
@@ -43,8 +43,8 @@ class _Frame(BaseModel):
 class Voice(_Frame):
     """A character's voice prompt: an audio file's bytes (wav, flac, ogg), or raw PCM16 with its rate."""
 
-    audio: bytes | None = None
-    pcm16: bytes | None = None
+    audio: StrictBytes | None = None  # msgpack bin, never a str: a path is not a voice
+    pcm16: StrictBytes | None = None
     sample_rate: int | None = None
 
 
@@ -63,7 +63,7 @@ class ClipFrame(_Frame):
 
     type: Literal["clip"] = "clip"
     clip_id: str
-    video: bytes
+    video: StrictBytes
 
 
 class LineFrame(_Frame):
@@ -72,7 +72,7 @@ class LineFrame(_Frame):
     text: str
     character: str | None = None
     clip_id: str | None = None  # a clip registered earlier, or
-    video: bytes | None = None  # the clip itself
+    video: StrictBytes | None = None  # the clip itself (msgpack bin; a str, e.g. a path, is refused)
     timecode_s: float | None = None
     language: str | None = None
     fit: Literal["refuse", "speed"] = "refuse"

@@ -1,0 +1,407 @@
+"""The serving room on real components: a Ray started here (2 CPUs), the Serve app (actor and director
+deployments behind the FastAPI websocket ingress) on loopback, the real websocket client, the real stage
+(perception, the shipped director cues without the LLM, the shipped library, an actor checkpoint), and the
+audio that comes back measured. One Serve app serves every test of the module.
+
+The actor is the shipped checkpoint when it loads with the code here, else a freshly initialised small model
+(what it says is noise either way: the serving tests measure that audio streams, not what it sounds like).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import socket
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import msgpack
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.conftest import REPO
+
+DEMO = REPO / "assets" / "demo"
+TOKEN = "test-token-7"
+LINE = (DEMO / "line.txt").read_text().strip()
+
+
+def _checkpoint(tmp: Path) -> Path:
+    from actors.voice import Actor
+    from dubber.config import get_config
+
+    shipped = get_config().actor.checkpoint
+    try:
+        Actor.load(shipped)
+        return shipped
+    except Exception:  # the model code and the shipped checkpoint are out of step: a small fresh one
+        import torch
+
+        from actors.acoustics import FeatureLayout, FeatureStats, extract_acoustics
+        from actors.dataset import PhonemeVocabulary
+        from actors.model import ActorHParams, ProgressiveGraphGenerator
+        from perception.text import phonemize
+
+        audio, sr = sf.read(DEMO / "voice.wav", dtype="float32")
+        vocab = PhonemeVocabulary.build([phonemize(LINE), phonemize("Fine. Then go.")])
+        torch.manual_seed(0)
+        hp = ActorHParams(
+            vocab_size=len(vocab), acoustic_dim=FeatureLayout().dim, audio_emotion_dim=94, hidden=32
+        )
+        path = tmp / "actor.pt"
+        torch.save(
+            {
+                "model": ProgressiveGraphGenerator(hp).state_dict(),
+                "hparams": hp.to_dict(),
+                "vocab": vocab.symbols,
+                "stats": FeatureStats.fit([extract_acoustics(audio, sr)]).to_dict(),
+            },
+            path,
+        )
+        return path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    os.environ["RAY_AUTH_MODE"] = "disabled"
+    import ray
+    from ray import serve
+
+    from dubber.config import get_config
+    from serving.cli import deploy
+
+    tmp = tmp_path_factory.mktemp("serving")
+    base = get_config()
+    cfg = base.model_copy(
+        update={
+            "actor": base.actor.model_copy(update={"checkpoint": _checkpoint(tmp)}),
+            "serving": base.serving.model_copy(
+                update={
+                    "port": _free_port(),
+                    "token": TOKEN,
+                    "use_llm": False,
+                    "log_dir": tmp / "logs",
+                    "max_frame_bytes": 1 << 20,
+                    "max_line_chars": 200,
+                    "max_sessions_per_client": 3,
+                }
+            ),
+        }
+    )
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    try:
+        url = deploy(cfg)
+        yield {"url": url, "http": f"http://127.0.0.1:{cfg.serving.port}", "cfg": cfg}
+    finally:
+        serve.shutdown()
+        ray.shutdown()
+
+
+def client(server, token=TOKEN):
+    from serving.client import DubbingClient
+
+    return DubbingClient(server["url"], token=token)
+
+
+def http(server, path, body: bytes | None = None, token=TOKEN):
+    req = urllib.request.Request(server["http"] + path, data=body, method="POST" if body else "GET")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=120) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def health(server) -> dict:
+    return json.loads(http(server, "/healthz", token=None)[2])
+
+
+def wait_idle(server, timeout=30.0) -> dict:
+    """/healthz until no session, no line, no director thread and no actor stream is left."""
+    deadline = time.monotonic() + timeout
+    while True:
+        h = health(server)
+        idle = not h["sessions"] and not h["lines_in_flight"]
+        if idle and not h["director"]["running"] and not h["actor"]["streams"]:
+            return h
+        assert time.monotonic() < deadline, f"work left over: {h}"
+        time.sleep(0.25)
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 240))
+
+
+def pcm(frames) -> np.ndarray:
+    return np.frombuffer(b"".join(f.pcm16 for f in frames), dtype="<i2").astype(np.float32) / 32768.0
+
+
+def test_a_session_streams_two_lines_in_order_with_look_ahead(server):
+    async def go():
+        async with client(server) as c:
+            ready = await c.open({"Ada": DEMO / "voice.wav"}, sample_rate=24000, max_takes=1)
+            assert ready.sample_rate == 24000 and ready.characters == ["Ada"]
+            await c.register_clip("demo", DEMO / "video.mp4")
+            await c.send_line(1, LINE, clip_id="demo", character="Ada", timecode_s=12.5)
+            await c.send_line(2, "Fine. Then go.", clip_id="demo", character="Ada")
+            frames = [f async for f in c.line_frames(1)] + [f async for f in c.line_frames(2)]
+            closed = await c.close()
+            return ready.session, frames, closed
+
+    session, frames, closed = run(go())
+    assert closed.type == "closed" and closed.lines == 2
+    by_line = {n: [f for f in frames if getattr(f, "line", None) == n] for n in (1, 2)}
+    ends = [f for f in frames if f.type == "line_end"]
+    assert [e.line for e in ends] == [1, 2] and all(e.status == "done" for e in ends)
+    # strictly in order on the wire: everything of line 1, then everything of line 2
+    assert frames.index(ends[0]) < min(frames.index(f) for f in by_line[2])
+    for n, fs in by_line.items():
+        kinds = [f.type for f in fs]
+        assert kinds[0] == "request" and kinds[-1] == "line_end"
+        for kind in ("perception", "guidance", "references", "audio", "take", "review", "accept"):
+            assert kind in kinds, (n, kind)
+        assert kinds.index("guidance") < kinds.index("audio") < kinds.index("take") < kinds.index("accept")
+        chunks = [f for f in fs if f.type == "audio"]
+        assert [c.seq for c in chunks] == list(range(len(chunks)))
+        assert {c.sample_rate for c in chunks} == {24000} and {c.take for c in chunks} == {1}
+        audio = pcm(chunks)
+        take = next(f for f in fs if f.type == "take")
+        # the streamed audio is the take, resampled to the session's rate: same length, and not silence
+        assert abs(len(audio) / 24000 - take.duration_s) < 0.05
+        assert np.sqrt(np.mean(audio**2)) > 1e-3
+        end = fs[-1]
+        assert end.chosen_take == 1 and 0 < end.first_chunk_s <= end.seconds
+    # look-ahead: line 2 was directed on the server before line 1 had ended
+    guidance2 = next(f for f in by_line[2] if f.type == "guidance")
+    assert guidance2.ts < ends[0].ts
+
+    # the log has every frame the client got, and the index answers filters
+    from serving.logs import open_log
+
+    log = open_log(server["cfg"].serving.log_dir / f"{session}.msgpack")
+    assert not log.index_rebuilt and log.problem is None
+    assert len(log.select(types={"audio"})) == sum(f.type == "audio" for f in frames)
+    assert [e.line for e in log.select(types={"line"})] == [1, 2]
+    assert {e.line for e in log.select(types={"line_end"})} == {1, 2}
+    status, headers, body = http(server, f"/v1/sessions/{session}/log?line=2&type=guidance,accept")
+    assert status == 200 and headers["content-type"] == "application/msgpack"
+    items = list(msgpack.Unpacker(io.BytesIO(body), raw=False))
+    assert [i["type"] for i in items] == ["guidance", "accept"] and {i["line"] for i in items} == {2}
+    status, _, body = http(server, f"/v1/sessions/{session}/log?format=json&type=audio&line=1")
+    assert status == 200
+    doc = json.loads(body)
+    assert doc["messages"] and doc["messages"][0]["pcm16"]["bytes"] > 0
+    assert http(server, "/v1/sessions/../../etc/passwd/log")[0] == 404
+    assert http(server, "/v1/sessions/nosuchsession/log")[0] == 404
+    assert http(server, f"/v1/sessions/{session}/log", token=None)[0] == 401
+
+
+def test_bad_frames_get_error_frames_and_the_session_stays_usable(server):
+    big = b"\x00" * (server["cfg"].serving.max_frame_bytes + 10)
+
+    async def go():
+        async with client(server) as c:
+            await c.send({"type": "line", "line": 1, "text": "hi"})  # before open
+            first = await c.recv(30)
+            await c.open({"*": DEMO / "voice.wav"}, max_takes=1)
+            errors = [first]
+            for raw in (
+                b"\xc1\xc1",  # not msgpack
+                msgpack.packb([1, 2, 3]),  # not a map
+                msgpack.packb({"type": "dance"}),  # unknown type
+                msgpack.packb({"type": "line", "line": 3}),  # no text
+                msgpack.packb({"type": "clip", "clip_id": "x", "video": "/etc/passwd"}),  # a path, not bytes
+                msgpack.packb({"type": "clip", "clip_id": "../../etc", "video": b"123"}),
+                msgpack.packb({"type": "clip", "clip_id": "big", "video": big}, use_bin_type=True),
+                msgpack.packb({"type": "line", "line": 4, "text": "x" * 300, "clip_id": "nope"}),
+                msgpack.packb({"type": "line", "line": 5, "text": "Hello there.", "clip_id": "nope"}),
+                msgpack.packb({"type": "line", "line": 6, "text": "Hi.", "video": "/etc/passwd"}),
+                msgpack.packb({"type": "cancel", "line": 99}),
+            ):
+                await c.send_raw(raw)
+                errors.append(await c.recv(30))
+            await c.ws.send("a text frame")
+            errors.append(await c.recv(30))
+            await c.register_clip("ok", DEMO / "video.mp4")  # still usable
+            await c.close()
+            return errors
+
+    errors = run(go())
+    assert all(e.type == "error" for e in errors), errors
+    codes = [e.code for e in errors]
+    assert codes == [
+        "not_open", "malformed_frame", "malformed_frame", "unknown_type", "bad_frame", "bad_frame",
+        "bad_frame", "too_large", "too_long", "unknown_clip", "bad_frame", "unknown_line", "malformed_frame",
+    ]  # fmt: skip
+    assert errors[9].line == 5 and "limit" in errors[7].message
+
+
+def test_a_bad_voice_prompt_or_option_is_refused_at_open(server):
+    async def go(voice, **options):
+        async with client(server) as c:
+            await c.send({"type": "open", "voices": {"Ada": voice}, **options})
+            return await c.recv(30)
+
+    silent = io.BytesIO()
+    sf.write(silent, np.zeros(32000, np.float32), 16000, format="WAV")
+    assert run(go({"audio": silent.getvalue()})).code == "bad_input"
+    assert run(go({"audio": b"not audio"})).code == "bad_input"
+    assert run(go({"audio": "/etc/passwd"})).code == "bad_frame"
+    voice = {"audio": (DEMO / "voice.wav").read_bytes()}
+    assert run(go(voice, sample_rate=22050)).code == "bad_frame"
+    assert run(go(voice, max_takes=9)).code == "bad_frame"
+
+
+def test_token_and_sessions_per_client_are_enforced(server):
+    from serving.app import check_security
+
+    async def no_token():
+        async with client(server, token=None) as c:
+            return await c.recv(30)
+
+    assert run(no_token()).code == "unauthorized"
+    assert http(server, "/v1/dub", b"\x80", token="wrong")[0] == 401
+
+    async def many():
+        clients = [client(server) for _ in range(4)]
+        for c in clients[:3]:
+            await c.connect()
+            await c.open({"*": DEMO / "voice.wav"})
+        await clients[3].connect()
+        refused = (await clients[3].recv(30)).code  # refused before it can even open
+        for c in clients:
+            await c.disconnect()
+        return refused
+
+    assert run(many()) == "too_many_sessions"
+    wait_idle(server)
+    from dubber.errors import BadInputError
+
+    check_security("127.0.0.1", None)
+    check_security("0.0.0.0", "secret")
+    with pytest.raises(BadInputError, match="token"):
+        check_security("0.0.0.0", None)
+
+
+def test_cancel_and_disconnect_mid_line_stop_the_work(server):
+    from serving.logs import open_log
+
+    async def go():
+        # cancel: the line ends as cancelled and the session carries on
+        async with client(server) as c:
+            ready = await c.open({"*": DEMO / "voice.wav"}, max_takes=3)
+            await c.send_line(1, LINE, video=DEMO / "video.mp4")
+            async for f in c.frames(120):
+                if f.type == "audio":
+                    await c.cancel(1)
+                    break
+            end = await c.expect("line_end", 60)
+            await c.register_clip("still", DEMO / "video.mp4")
+            await c.close()
+        # disconnect: the client vanishes mid-line
+        c2 = client(server)
+        await c2.connect()
+        ready2 = await c2.open({"*": DEMO / "voice.wav"}, max_takes=3)
+        await c2.send_line(1, LINE, video=DEMO / "video.mp4")
+        await c2.expect("audio", 120)
+        c2.ws.transport.abort()
+        return ready.session, end, ready2.session
+
+    s1, end, s2 = run(go())
+    assert end.status == "cancelled" and end.line == 1
+    h = wait_idle(server)
+    assert h["sessions"] == 0
+    for session in (s1, s2):
+        log = open_log(server["cfg"].serving.log_dir / f"{session}.msgpack")
+        ends = [item for _, item in log.read(log.select(types={"line_end"}))]
+        assert [(e["line"], e["status"]) for e in ends] == [(1, "cancelled")]
+        assert log.select(types={"closed"}) and log.problem is None
+    log2 = open_log(server["cfg"].serving.log_dir / f"{s2}.msgpack")
+    (_, closed), = log2.read(log2.select(types={"closed"}))  # fmt: skip
+    assert closed["reason"] == "client disconnected"
+
+
+def test_rest_dub_returns_a_wav(server):
+    body = msgpack.packb(
+        {
+            "video": (DEMO / "video.mp4").read_bytes(),
+            "voice": (DEMO / "voice.wav").read_bytes(),
+            "text": LINE,
+            "max_takes": 1,
+            "sample_rate": 48000,
+        },
+        use_bin_type=True,
+    )
+    status, headers, wav = http(server, "/v1/dub", body)
+    assert status == 200, wav
+    audio, sr = sf.read(io.BytesIO(wav), dtype="float32")
+    from perception.video import probe
+
+    assert sr == 48000 and abs(len(audio) / sr - probe(DEMO / "video.mp4")["duration"]) < 0.3
+    assert np.sqrt(np.mean(audio**2)) > 1e-3
+    assert headers["X-Dubber-Session"]
+    bad = msgpack.packb({"video": b"not a video", "voice": (DEMO / "voice.wav").read_bytes(), "text": "Hi."})
+    status, _, err = http(server, "/v1/dub", bad)
+    assert status == 400 and json.loads(err)["code"] == "bad_input"
+    assert http(server, "/v1/dub", b"\xc1")[0] == 400
+
+
+def test_client_command_and_logs_commands(server, tmp_path, capsys):
+    from dubber.cli import main
+
+    out = tmp_path / "out.wav"
+    rc = main([
+        "client", "--url", server["url"], "--token", TOKEN, "--video", str(DEMO / "video.mp4"), "--text", LINE,
+        "--voice", str(DEMO / "voice.wav"), "--out", str(out), "--sample-rate", "24000", "--max-takes", "2",
+        "--json",
+    ])  # fmt: skip
+    report = json.loads(capsys.readouterr().out)
+    assert rc == 0 and report["status"] == "done", report
+    audio, sr = sf.read(out)
+    assert sr == 24000 and len(audio) > sr and not list(tmp_path.glob("*.partial"))
+    logs = ["logs", "--dir", str(server["cfg"].serving.log_dir)]
+    assert main([*logs, "list", "--json"]) == 0
+    listed = {s["session"]: s for s in json.loads(capsys.readouterr().out)}
+    assert listed[report["session"]]["lines_ended"] == 1 and listed[report["session"]]["closed"]
+    assert main([*logs, "show", report["session"], "--type", "review,accept", "--json"]) == 0
+    shown = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert shown[-1]["type"] == "accept" and {s["type"] for s in shown} == {"review", "accept"}
+    assert main([*logs, "tail", report["session"], "-n", "2"]) == 0
+    assert "line_end" in capsys.readouterr().out
+    wavs = tmp_path / "wavs"
+    export = tmp_path / "export.json"
+    assert main([*logs, "export", report["session"], "--out", str(export), "--wav", str(wavs)]) == 0
+    exported, _ = sf.read(wavs / "line0001.wav")
+    assert abs(len(exported) - len(audio)) <= 1  # the log holds the chosen take, chunk for chunk
+    assert json.loads(export.read_text())["messages"]
+
+
+def test_a_crash_loses_at_most_the_message_being_written(tmp_path):
+    from dubber.messages import ErrorMessage
+    from serving.logs import SessionLogWriter, open_log
+
+    w = SessionLogWriter(tmp_path, "s1", durable=True)
+    for i in range(5):
+        w.append(ErrorMessage(session="s1", line=i, code="x", message=f"m{i}"))
+    w.close()
+    path = tmp_path / "s1.msgpack"
+    data = path.read_bytes()
+    path.write_bytes(data[:-3])  # the last frame half-written, its index record already there
+    log = open_log(path)
+    assert log.index_rebuilt and len(log.entries) == 4 and "truncated" in log.problem
+    assert [f.message for _, f in log.frames()] == ["m0", "m1", "m2", "m3"]
+    (tmp_path / "s1.index").unlink()
+    assert [e.line for e in open_log(path).select(line=2)] == [2]
