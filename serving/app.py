@@ -46,6 +46,14 @@ def _apply_config(config: dict):
     return cfg
 
 
+def process_stats() -> dict:
+    """This replica's process: pid, resident memory, threads (what a leak would grow)."""
+    import psutil
+
+    p = psutil.Process()
+    return {"pid": p.pid, "rss_mb": round(p.memory_info().rss / 2**20, 1), "threads": p.num_threads()}
+
+
 def is_loopback(host: str) -> bool:
     if host in ("localhost", "ip6-localhost"):
         return True
@@ -106,7 +114,7 @@ class ActorWorker:
             await self._call(gen.close)
 
     async def stats(self) -> dict:
-        return {"streams": self.streams, "started": self.started, "pid": os.getpid()}
+        return {"streams": self.streams, "started": self.started, **process_stats()}
 
 
 # -- the director -------------------------------------------------------------------------------------------
@@ -251,7 +259,7 @@ class DirectorWorker:
             cancel.set()
 
     async def stats(self) -> dict:
-        return {"running": self.running, "lines": self.lines, "pid": os.getpid()}
+        return {"running": self.running, "lines": self.lines, **process_stats()}
 
 
 # -- the ingress --------------------------------------------------------------------------------------------
@@ -283,7 +291,14 @@ class Ingress:
     @api.get("/healthz")
     async def healthz(self):
         director, actor = await asyncio.gather(self.director.stats.remote(), self.actor.stats.remote())
-        return {"status": "ok", **self.sessions.stats(), "director": director, "actor": actor}
+        ingress = {"tasks": len(asyncio.all_tasks()), **process_stats()}
+        return {
+            "status": "ok",
+            **self.sessions.stats(),
+            "ingress": ingress,
+            "director": director,
+            "actor": actor,
+        }
 
     @api.get("/v1/sessions/{session_id}/log")
     async def session_log(

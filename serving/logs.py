@@ -21,6 +21,7 @@ import json
 import os
 import struct
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -58,27 +59,37 @@ class SessionLogWriter:
         self.durable = durable
         self.count = 0
         self._codes = {t: i for i, t in enumerate(_type_codes())}
+        self._lock = threading.Lock()
+
+    @property
+    def closed(self) -> bool:
+        return self._log.closed
 
     def append(self, frame) -> None:
+        """Write one frame and its index record; the frame is flushed (and fsynced) before this returns."""
         import msgpack
 
         data = frame if isinstance(frame, dict) else frame.model_dump(mode="python")
         blob = msgpack.packb(data, use_bin_type=True)
-        offset = self._log.tell()
-        self._log.write(blob)
-        self._log.flush()
-        if self.durable:
-            os.fsync(self._log.fileno())
-        self._index.write(_record(offset, len(blob), data, self._codes))
-        self._index.flush()
-        self.count += 1
+        with self._lock:
+            if self._log.closed:
+                return
+            offset = self._log.tell()
+            self._log.write(blob)
+            self._log.flush()
+            if self.durable:
+                os.fsync(self._log.fileno())
+            self._index.write(_record(offset, len(blob), data, self._codes))
+            self._index.flush()
+            self.count += 1
 
     __call__ = append
 
     def close(self) -> None:
-        if not self._log.closed:
-            self._log.close()
-            self._index.close()
+        with self._lock:
+            if not self._log.closed:
+                self._log.close()
+                self._index.close()
 
 
 def _record(offset: int, length: int, data: dict, codes: dict[str, int]) -> bytes:

@@ -19,6 +19,7 @@ import io
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -99,12 +100,16 @@ class LiveSession:
         self._send: Callable[[dict], Awaitable[None]] = send
         self._send_lock = asyncio.Lock()
         self.log = SessionLogWriter(log_dir(self.cfg), session_id, durable=self.limits.log_fsync)
+        # one writer thread per session: an fsync per message must not stall the event loop, and the
+        # session's messages keep their order
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix=f"log-{session_id[-8:]}")
         self.voices: dict[str, tuple[np.ndarray, int]] = {}
         self.clips: dict[str, bytes] = {}
         self.sample_rate = 16000
         self.max_takes = self.cfg.director.max_takes
         self.language: str | None = None
-        self.jobs: dict[int, LineJob] = {}
+        self.jobs: dict[int, LineJob] = {}  # lines not yet ended
+        self.ended: set[int] = set()
         self.order: list[LineJob] = []  # lines not yet ended, in arrival order
         self.lines_seen = 0
         self.history: dict[int, dict] = {}  # the director's memory, line -> decision
@@ -115,13 +120,21 @@ class LiveSession:
 
     # -- output ---------------------------------------------------------------------------------------
     def record(self, frame) -> dict:
+        """Log a frame now (from sync code); ``arecord`` is the same off the event loop."""
         data = frame if isinstance(frame, dict) else frame.model_dump(mode="python")
-        if not self.log._log.closed:
+        if not self.log.closed:
             self.log.append(data)
         return data
 
+    async def arecord(self, frame) -> dict:
+        """Log a frame and wait until it is written (and fsynced), without blocking the event loop."""
+        data = frame if isinstance(frame, dict) else frame.model_dump(mode="python")
+        if not self.log.closed:
+            await asyncio.get_running_loop().run_in_executor(self._writer, self.log.append, data)
+        return data
+
     async def send(self, frame, log_it: bool = True) -> None:
-        data = self.record(frame) if log_it else frame
+        data = await self.arecord(frame) if log_it else frame
         if self.closed:
             return
         try:
@@ -161,7 +174,7 @@ class LiveSession:
         self.voices, self.sample_rate = voices, frame.sample_rate
         self.max_takes = frame.max_takes or top
         self.language = frame.language
-        self.record(
+        await self.arecord(
             LoggedOpen(
                 session=self.id,
                 name=frame.name,
@@ -225,7 +238,7 @@ class LiveSession:
         s = self.limits
         if self.closing:
             raise ProtocolError("closing", "the session is closing", f.line)
-        if f.line in self.jobs:
+        if f.line in self.jobs or f.line in self.ended:
             raise ProtocolError("bad_frame", f"line {f.line} was already sent", f.line)
         if len(f.text) > s.max_line_chars:
             raise ProtocolError(
@@ -248,7 +261,7 @@ class LiveSession:
             exc.line = f.line
             raise
         job = LineJob(f, video, prompt, sr)
-        self.record(
+        await self.arecord(
             LoggedLine(
                 session=self.id, line=f.line, text=f.text, character=f.character, clip_id=f.clip_id,
                 video_bytes=len(video), timecode_s=f.timecode_s,
@@ -315,7 +328,7 @@ class LiveSession:
                     continue
                 if kind == "audio" and job.first_chunk is None:
                     job.first_chunk = time.monotonic()
-                self.record(item)
+                await self.arecord(item)
                 await job.out.put(item)
         except asyncio.CancelledError:
             gen.cancel()
@@ -325,7 +338,7 @@ class LiveSession:
             gen.cancel()
             log.warning("line %s of %s: %s", job.line, self.id, exc)
             message = "no message from the director in time" if isinstance(exc, TimeoutError) else str(exc)
-            await job.out.put(self.record(error_frame(self.id, "internal", message[:500], job.line)))
+            await job.out.put(await self.arecord(error_frame(self.id, "internal", message[:500], job.line)))
             self._end(job, "failed")
             return
         finally:
@@ -368,14 +381,19 @@ class LiveSession:
             if item.get("type") == "line_end":
                 if self.order and self.order[0] is job:
                     self.order.pop(0)
-                self.jobs[job.line] = job  # kept: a line number is never reused
+                self._forget(job)
                 self._schedule()
+
+    def _forget(self, job: LineJob) -> None:
+        """A line that has ended keeps only its number (a line number is never reused)."""
+        self.jobs.pop(job.line, None)
+        self.ended.add(job.line)
 
     async def cancel(self, line: int) -> None:
         job = self.jobs.get(line)
         if job is None or job.ended:
             raise ProtocolError("unknown_line", f"line {line} is not running", line)
-        self.record(LoggedCancel(session=self.id, line=line))
+        await self.arecord(LoggedCancel(session=self.id, line=line))
         if job.task is not None:
             job.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -405,9 +423,11 @@ class LiveSession:
         if self._forwarder and not self._forwarder.done():
             self._forwarder.cancel()
             await asyncio.gather(self._forwarder, return_exceptions=True)
-        if reason is not None and not self.log._log.closed:
-            self.record(ClosedFrame(session=self.id, lines=self.lines_seen, reason=reason))
+        if reason is not None and not self.log.closed:
+            await self.arecord(ClosedFrame(session=self.id, lines=self.lines_seen, reason=reason))
+        await asyncio.get_running_loop().run_in_executor(None, self._writer.shutdown, True)
         self.log.close()
+        self.jobs.clear()
         self.closed = True
         self.registry.release(self)
 
