@@ -15,6 +15,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from actors.alignment import with_boundaries
 from actors.features import ClipInputs, FeatureStore
 from actors.graph import MODALITIES
 from dubber.messages import EMOTION_CLASSES, EmotionGuidance
@@ -117,12 +118,14 @@ class ActorDataset(torch.utils.data.Dataset):
         nodes: EmotionNodeTable,
         neighbours: dict[str, dict[str, list[str]]],
         prompt_pool: dict[str, list[ClipInputs]],  # speaker -> clips a prompt may come from
+        durations: dict[str, np.ndarray],  # clip -> acoustic frames per token (actors.alignment)
         k: int = 5,
         train: bool = True,
         seed: int = 0,
     ):
         self.clips, self.vocab, self.stats, self.nodes = clips, vocab, stats, nodes
         self.neighbours, self.prompt_pool, self.k, self.train = neighbours, prompt_pool, k, train
+        self.durations = durations
         self.rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
@@ -144,7 +147,8 @@ class ActorDataset(torch.utils.data.Dataset):
         retrieved, audio = self.nodes.references(self.neighbours.get(x.clip_id, {}), self.k)
         return {
             "clip_id": x.clip_id,
-            "phonemes": np.array(self.vocab.encode(x.phonemes), dtype=np.int64),
+            "phonemes": np.array(self.vocab.encode(with_boundaries(x.phonemes)), dtype=np.int64),
+            "durations": self.durations[x.clip_id].astype(np.int64),
             "lips": x.lips,
             "acoustics": self.stats.normalise(x.acoustics),
             "dvector": prompt.dvector,
@@ -174,6 +178,7 @@ def collate(items: list[dict], frames_per_video_frame: int = 4) -> dict:
     batch = {
         "clip_id": [it["clip_id"] for it in items],
         "phonemes": torch.from_numpy(_pad([it["phonemes"] for it in items], n_phon)),
+        "durations": torch.from_numpy(_pad([it["durations"] for it in items], n_phon)),
         "lips": torch.from_numpy(_pad([it["lips"] for it in items], t_video)),
         "video_mask": torch.arange(t_video)[None] < video_len[:, None],
         "acoustics": torch.from_numpy(_pad([it["acoustics"] for it in items], t_ac)),

@@ -1,18 +1,19 @@
 """``ProgressiveGraphGenerator``: the actor's acoustic model (DESIGN section 4), sized for a 2-core CPU.
 
     phonemes -> phoneme encoder ------------------------------.
-    lips -> lip encoder -> text-to-lip attention (diagonal loss) -> per-video-frame content
+    lips -> lip encoder -> text-to-lip attention (trained on phoneme timings) -> per-video-frame content
         -> attends G1, then G2, then G3 (progressive aggregation over the emotion graphs)
+    phoneme states expanded to acoustic frames by the alignment (``actors.alignment``: ground truth in
+    training; at dubbing time the best monotonic path through the text-to-lip attention, so speech follows
+    the lips) + each frame's place in its phoneme + the video-frame content (x4 upsampled)
         -> decoder with style-adaptive LayerNorm (style = speaker d-vector + reference style encoder +
-           director's guidance), one step per video frame emitting its 4 acoustic frames (x4 upsampling
-           as a reduction factor, as Tacotron does: 4x cheaper than decoding at 100 frames/s)
-        -> postnet at 100 frames/s -> WORLD features (actors.acoustics), vocoded by actors.vocoder
+           director's guidance) at 100 frames/s -> postnet -> WORLD features (actors.acoustics)
     phoneme encoder -> duration predictor (no-face fallback and the "does the line fit" check)
 
-The output length is the video's by construction: content lives on video frames, and each video frame is
-``frames_per_video_frame`` acoustic frames. The decoder and postnet are convolutional with a finite
-receptive field (``decoder_context``), which is what lets streaming decode in chunks and give the same
-frames as decoding the whole line.
+The output length is the video's by construction: each video frame is ``frames_per_video_frame``
+acoustic frames and the alignment fills them exactly. The decoder and postnet are convolutional with a
+finite receptive field (``decoder_context``), which is what lets streaming decode in chunks and give the
+same frames as decoding the whole line.
 """
 
 from __future__ import annotations
@@ -122,12 +123,13 @@ class FramesAttendGraph(nn.Module):
 
 @dataclass
 class Encoded:
-    """The whole line up to the upsampling: what streaming decodes chunk by chunk."""
+    """The whole line up to the decoder: what streaming decodes chunk by chunk."""
 
-    content: torch.Tensor  # (B, T_video, H), before the decoder
+    content: torch.Tensor  # (B, T_acoustic, H), the decoder's input
     style: torch.Tensor  # (B, H)
-    attention: torch.Tensor | None  # (B, T_video, N) text-to-lip attention
-    log_durations: torch.Tensor  # (B, N) predicted log acoustic frames per phoneme
+    attention: torch.Tensor  # (B, T_video, N) text-to-lip attention
+    durations: torch.Tensor  # (B, N) acoustic frames each token took (the alignment used)
+    log_durations: torch.Tensor  # (B, N) predicted log(1 + acoustic frames) per token
     emotion_logits: torch.Tensor  # (B, num_emotions)
     phoneme_logits: torch.Tensor  # (B, T_video, vocab) for the CTC loss that keeps content phonetic
 
@@ -155,9 +157,14 @@ class ProgressiveGraphGenerator(nn.Module):
         self.graphs = nn.ModuleList(RelationalGraphAttention(h, hp.heads, d) for _ in range(hp.stages))
         self.progressive = nn.ModuleList(FramesAttendGraph(h, hp.heads, d) for _ in range(hp.stages))
         self.emotion_head = nn.Sequential(nn.Linear(2 * h, h), nn.GELU(), nn.Linear(h, hp.num_emotions))
+        # acoustic-rate input: the aligned phoneme state, its place in the phoneme (relative position,
+        # log length) and the video frame's content (lips, emotion graphs)
+        self.position = nn.Linear(2, h)
+        self.video_to_frames = nn.Linear(h, h)
+        self.frame_norm = nn.LayerNorm(h)
         self.decoder = nn.ModuleList(ConvBlock(h, hp.decoder_kernel, d) for _ in range(hp.decoder_layers))
         self.decoder_norms = nn.ModuleList(StyleAdaptiveLayerNorm(h, h) for _ in range(hp.decoder_layers))
-        self.out = nn.Linear(h, hp.frames_per_video_frame * hp.acoustic_dim)
+        self.out = nn.Linear(h, hp.acoustic_dim)
         pc = hp.postnet_channels
         self.postnet = nn.Sequential(
             *[
@@ -170,10 +177,9 @@ class ProgressiveGraphGenerator(nn.Module):
 
     @property
     def decoder_context(self) -> int:
-        """Video frames either side that one output frame depends on (decoder plus postnet)."""
+        """Acoustic frames either side that one output frame depends on (decoder plus postnet)."""
         hp = self.hp
-        postnet = -(-hp.postnet_layers * 2 // hp.frames_per_video_frame)
-        return hp.decoder_layers * (hp.decoder_kernel // 2) + postnet
+        return hp.decoder_layers * (hp.decoder_kernel // 2) + hp.postnet_layers * 2
 
     # -- encoder: everything that needs the whole line ---------------------------------------------------
     def encode(
@@ -188,7 +194,8 @@ class ProgressiveGraphGenerator(nn.Module):
         target_nodes: torch.Tensor,  # (B, 3, caption_dim)
         retrieved_nodes: torch.Tensor,  # (B, 3, K, caption_dim)
         audio_nodes: torch.Tensor,  # (B, 3, K, audio_emotion_dim)
-        alignment: torch.Tensor | None = None,  # (B, T_video, N) a hard alignment instead of attention
+        durations: torch.Tensor | None = None,  # (B, N) acoustic frames per token; None: from the attention
+        can_skip: torch.Tensor | None = None,  # (B, N) tokens that may take no frames (for the search)
     ) -> Encoded:
         hp = self.hp
         p, phon_mask, log_durations = self.encode_phonemes(phonemes)
@@ -196,11 +203,7 @@ class ProgressiveGraphGenerator(nn.Module):
         delta = torch.diff(lips, dim=1, prepend=lips[:, :1])
         v = self.lip_in(torch.cat([lips, delta], -1)) + sinusoid(lips.shape[1], hp.hidden, lips.device)
         v = self.lip_encoder(v)
-        if alignment is None:
-            aligned, attention = self.text_lip(v, p, p, key_padding_mask=~phon_mask)
-        else:  # no face: phonemes placed by predicted durations
-            attention = alignment
-            aligned = torch.bmm(alignment, self.text_lip.out_proj(self.text_lip_value(p)))
+        aligned, attention = self.text_lip(v, p, p, key_padding_mask=~phon_mask)
         content = self.content_norm(v + aligned)
         phoneme_logits = self.phoneme_head(content)
 
@@ -219,7 +222,31 @@ class ProgressiveGraphGenerator(nn.Module):
         if hp.use_guidance:
             style = style + self.guidance(guidance)
 
-        return Encoded(content, style, attention, log_durations, emotion_logits, phoneme_logits)
+        t_acoustic = lips.shape[1] * hp.frames_per_video_frame
+        if durations is None:
+            durations = alignment_from_attention(attention, video_mask, phon_mask, can_skip, hp)
+        frames = self.expand(p, durations, t_acoustic)
+        frames = frames + self.video_to_frames(content).repeat_interleave(hp.frames_per_video_frame, dim=1)
+        return Encoded(
+            self.frame_norm(frames),
+            style,
+            attention,
+            durations,
+            log_durations,
+            emotion_logits,
+            phoneme_logits,
+        )
+
+    def expand(self, p: torch.Tensor, durations: torch.Tensor, t_acoustic: int) -> torch.Tensor:
+        """Phoneme states (B, N, H) repeated over their frames, plus each frame's place in its phoneme."""
+        b, n, h = p.shape
+        ends = durations.cumsum(1)
+        frame = torch.arange(t_acoustic, device=p.device).expand(b, t_acoustic).contiguous()
+        index = torch.searchsorted(ends, frame, right=True).clamp(max=n - 1)  # (B, T) token of each frame
+        start = (ends - durations).gather(1, index)
+        length = durations.gather(1, index).clamp(min=1).float()
+        place = torch.stack([(frame - start + 0.5) / length, torch.log1p(length) / 4.0], -1)
+        return p.gather(1, index[..., None].expand(b, t_acoustic, h)) + self.position(place)
 
     def encode_phonemes(self, phonemes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(B, N) ids -> phoneme states (B, N, H), the valid mask, and predicted log acoustic frames each."""
@@ -228,15 +255,9 @@ class ProgressiveGraphGenerator(nn.Module):
         p = self.phoneme_encoder(p, src_key_padding_mask=~mask)
         return p, mask, self.duration(p).squeeze(-1).masked_fill(~mask, 0.0)
 
-    def text_lip_value(self, p: torch.Tensor) -> torch.Tensor:
-        """The value projection of the text-to-lip attention (used with a hard alignment)."""
-        h = self.hp.hidden
-        w, b = self.text_lip.in_proj_weight[2 * h :], self.text_lip.in_proj_bias[2 * h :]
-        return F.linear(p, w, b)
-
     # -- decoder: local, so it can run in chunks -----------------------------------------------------------
     def decode(self, content: torch.Tensor, style: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, T_video, H) content -> (coarse, refined) acoustic frames (B, 4 T_video, acoustic_dim)."""
+        """(B, T, H) acoustic-rate content -> (coarse, refined) acoustic frames (B, T, acoustic_dim)."""
         coarse, refined, _ = self._decode(content, style)
         return coarse, refined
 
@@ -244,27 +265,28 @@ class ProgressiveGraphGenerator(nn.Module):
         x = content
         for block, norm in zip(self.decoder, self.decoder_norms, strict=True):
             x = norm(x + block(x), style)
-        b, t, _ = x.shape
-        coarse = self.out(x).reshape(b, t * self.hp.frames_per_video_frame, self.hp.acoustic_dim)
+        coarse = self.out(x)
         refined = coarse + self.postnet(coarse.transpose(1, 2)).transpose(1, 2)
         return coarse, refined, x
 
     def decode_chunk(self, content: torch.Tensor, style: torch.Tensor, start: int, end: int) -> torch.Tensor:
         """Refined acoustic frames of video frames ``[start, end)``, decoded with enough context either
         side to equal whole-line decoding."""
-        c, r = self.decoder_context, self.hp.frames_per_video_frame
+        r = self.hp.frames_per_video_frame
+        start, end = start * r, end * r
+        c = self.decoder_context
         lo, hi = max(0, start - c), min(content.shape[1], end + c)
         _, refined = self.decode(content[:, lo:hi], style)
-        return refined[:, (start - lo) * r : (end - lo) * r]
+        return refined[:, start - lo : end - lo]
 
     def forward(self, batch: dict) -> dict:
         enc = self.encode(
             batch["phonemes"], batch["lips"], batch["video_mask"], batch["dvector"], batch["reference"],
             batch["reference_mask"], batch["guidance"], batch["target_nodes"], batch["retrieved_nodes"],
-            batch["audio_nodes"],
+            batch["audio_nodes"], durations=batch.get("durations"),
         )  # fmt: skip
         coarse, refined, x = self._decode(enc.content, enc.style)
-        mask = batch["video_mask"]
+        mask = batch["acoustic_mask"]
         pooled = (x * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
         return {
             "coarse": coarse,
@@ -277,35 +299,60 @@ class ProgressiveGraphGenerator(nn.Module):
         }
 
 
-def diagonal_alignment_loss(attention: torch.Tensor, video_mask: torch.Tensor, phon_mask: torch.Tensor,
-                            width: float = 0.25) -> torch.Tensor:  # fmt: skip
-    """Guided-attention penalty (Tachibana et al. 2018): attention far from the diagonal costs more.
-
-    The speech sits inside the clip with silence around it, so the band is wide (``width``).
-    """
-    t_len = video_mask.sum(1, keepdim=True).float()  # (B, 1)
-    n_len = phon_mask.sum(1, keepdim=True).float()
-    t = torch.arange(attention.shape[1], device=attention.device)[None, :, None] / t_len[:, :, None]
-    n = torch.arange(attention.shape[2], device=attention.device)[None, None, :] / n_len[:, :, None]
-    w = 1.0 - torch.exp(-((n - t) ** 2) / (2 * width**2))
-    m = video_mask[:, :, None] & phon_mask[:, None, :]
-    return (attention * w * m).sum() / m.sum().clamp(min=1) * attention.shape[2]
-
-
-def durations_from_attention(attention: torch.Tensor, frames_per_video_frame: int) -> torch.Tensor:
-    """Acoustic frames each phoneme got under the text-to-lip attention (the duration target)."""
-    return attention.sum(1) * frames_per_video_frame
-
-
-def hard_alignment(
-    log_durations: torch.Tensor, phon_mask: torch.Tensor, num_video_frames: int
+def attention_target(
+    durations: torch.Tensor, num_video_frames: int, frames_per_video_frame: int
 ) -> torch.Tensor:
-    """(B, T_video, N) one-hot alignment from predicted durations rescaled to fill ``num_video_frames``."""
-    dur = torch.exp(log_durations).masked_fill(~phon_mask, 0.0)
-    ends = torch.cumsum(dur, 1) / dur.sum(1, keepdim=True).clamp(min=1e-6) * num_video_frames  # (B, N)
-    centres = torch.arange(num_video_frames, device=dur.device)[None, :, None] + 0.5  # (1, T, 1)
-    index = (centres > ends[:, None, :]).sum(-1).clamp(max=phon_mask.shape[1] - 1)  # (B, T)
-    return F.one_hot(index, phon_mask.shape[1]).float()
+    """(B, T_video, N): the share of each video frame's acoustic frames that each token takes."""
+    b, n = durations.shape
+    t_acoustic = num_video_frames * frames_per_video_frame
+    frame = torch.arange(t_acoustic, device=durations.device).expand(b, t_acoustic).contiguous()
+    index = torch.searchsorted(durations.cumsum(1), frame, right=True).clamp(max=n - 1)
+    one_hot = F.one_hot(index, n).float()
+    return one_hot.view(b, num_video_frames, frames_per_video_frame, n).mean(2)
+
+
+def alignment_loss(attention: torch.Tensor, target: torch.Tensor, video_mask: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of the text-to-lip attention against the timing targets, per valid video frame."""
+    ce = -(target * torch.log(attention.clamp(min=1e-6))).sum(-1)
+    return (ce * video_mask).sum() / video_mask.sum().clamp(min=1)
+
+
+@torch.no_grad()
+def alignment_from_attention(
+    attention: torch.Tensor,
+    video_mask: torch.Tensor,
+    phon_mask: torch.Tensor,
+    can_skip: torch.Tensor | None,
+    hp: ActorHParams,
+) -> torch.Tensor:
+    """Frames per token from the best monotonic path through the attention (upsampled to acoustic
+    frames), one line at a time; padding tokens get none, padded frames go to the last token."""
+    from actors.alignment import monotonic_alignment
+
+    r = hp.frames_per_video_frame
+    b, t_video, n = attention.shape
+    probs = F.interpolate(attention.transpose(1, 2), scale_factor=r, mode="linear", align_corners=False)
+    log_probs = torch.log(probs.transpose(1, 2).clamp(min=1e-6)).cpu().numpy()
+    out = torch.zeros(b, n, dtype=torch.long)
+    for i in range(b):
+        tv, nv = int(video_mask[i].sum()), int(phon_mask[i].sum())
+        skip = (can_skip[i, :nv] if can_skip is not None else torch.zeros(nv, dtype=torch.bool)).numpy()
+        d = monotonic_alignment(log_probs[i, : tv * r, :nv], skip)
+        out[i, :nv] = torch.from_numpy(d)
+        out[i, nv - 1] += t_video * r - tv * r
+    return out.to(attention.device)
+
+
+def durations_from_predictions(
+    log_durations: torch.Tensor, phon_mask: torch.Tensor, t_acoustic: int
+) -> torch.Tensor:
+    """(B, N) integer frames per token: the duration predictor's frames rescaled to fill ``t_acoustic``."""
+    dur = torch.expm1(log_durations).clamp(min=0).masked_fill(~phon_mask, 0.0)
+    ends = torch.cumsum(dur, 1) / dur.sum(1, keepdim=True).clamp(min=1e-6) * t_acoustic
+    bounds = torch.round(ends).long()
+    bounds[:, -1] = t_acoustic
+    bounds = torch.cummax(bounds, 1).values
+    return torch.diff(bounds, dim=1, prepend=torch.zeros_like(bounds[:, :1]))
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -21,14 +21,15 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict
 
+from actors.alignment import with_boundaries
 from actors.dataset import ActorDataset, EmotionNodeTable, PhonemeVocabulary, collate, load_clips
 from actors.features import FeatureStore, precompute
 from actors.model import (
     ActorHParams,
     ProgressiveGraphGenerator,
+    alignment_loss,
+    attention_target,
     count_parameters,
-    diagonal_alignment_loss,
-    durations_from_attention,
 )
 from dubber.errors import BadInputError
 
@@ -67,7 +68,7 @@ class TrainingRecipe(BaseModel):
     w_vuv: float = 0.5
     w_emotion: float = 0.1
     w_duration: float = 0.1
-    w_diagonal: float = 2.0
+    w_alignment: float = 1.0
     w_speaker: float = 0.1
     w_ctc: float = 0.5
     # validation
@@ -102,15 +103,29 @@ class TrainingRecipe(BaseModel):
         )  # fmt: skip
 
 
+def spectral_weights(stats, layout) -> torch.Tensor:
+    """Per-dimension weights of the envelope loss: each coded dimension's spread in raw units (capped at
+    the third's, mean 1). Per-dimension normalisation makes the noise-like high-order coefficients count
+    as much as the formant-carrying low ones; in raw units, as mel-cepstral distortion counts them, they
+    do not."""
+    std = torch.as_tensor(np.asarray(stats.std)[layout.sp], dtype=torch.float32)
+    w = std.clamp(max=float(std[2]))
+    return w / w.mean()
+
+
 def acoustic_loss(out: dict, batch: dict, layout, recipe: TrainingRecipe) -> dict[str, torch.Tensor]:
-    """Masked L1 on envelope, aperiodicity and voiced log-F0; BCE on voicing; for coarse and refined."""
+    """Masked L1 on envelope (weighted by ``spectral_weights``), aperiodicity and voiced log-F0; BCE on
+    voicing; for coarse and refined."""
     target, mask = batch["acoustics"], batch["acoustic_mask"].float()
+    sp_weight = batch["sp_weight"]
     vuv = target[..., layout.vuv].squeeze(-1)
     frames = mask.sum().clamp(min=1)
     losses = {}
     for name in ("coarse", "refined"):
         pred = out[name]
-        sp = ((pred[..., layout.sp] - target[..., layout.sp]).abs().mean(-1) * mask).sum() / frames
+        sp = (
+            ((pred[..., layout.sp] - target[..., layout.sp]).abs() * sp_weight).mean(-1) * mask
+        ).sum() / frames
         ap = ((pred[..., layout.ap] - target[..., layout.ap]).abs().mean(-1) * mask).sum() / frames
         voiced = mask * vuv
         lf0 = ((pred[..., layout.lf0].squeeze(-1) - target[..., layout.lf0].squeeze(-1)).abs() * voiced).sum()
@@ -126,9 +141,10 @@ def acoustic_loss(out: dict, batch: dict, layout, recipe: TrainingRecipe) -> dic
 def total_loss(model, out: dict, batch: dict, layout, recipe: TrainingRecipe) -> dict[str, torch.Tensor]:
     losses = acoustic_loss(out, batch, layout, recipe)
     phon_mask = batch["phonemes"] != 0
-    attention = out["attention"]
-    losses["diagonal"] = diagonal_alignment_loss(attention, batch["video_mask"], phon_mask)
-    target_dur = torch.log1p(durations_from_attention(attention.detach(), model.hp.frames_per_video_frame))
+    video_mask = batch["video_mask"]
+    target = attention_target(batch["durations"], video_mask.shape[1], model.hp.frames_per_video_frame)
+    losses["alignment"] = alignment_loss(out["attention"], target, video_mask)
+    target_dur = torch.log1p(batch["durations"].float())
     losses["duration"] = ((out["log_durations"] - target_dur) ** 2 * phon_mask).sum() / phon_mask.sum()
     losses["emotion"] = F.cross_entropy(out["emotion_logits"], batch["emotion"], ignore_index=-100)
     losses["speaker"] = (1 - F.cosine_similarity(out["speaker"], batch["target_dvector"], dim=-1)).mean()
@@ -141,7 +157,7 @@ def total_loss(model, out: dict, batch: dict, layout, recipe: TrainingRecipe) ->
         sum(losses[f"{n}_sp"] + losses[f"{n}_ap"] for n in ("coarse", "refined"))
         + w.w_lf0 * (losses["coarse_lf0"] + losses["refined_lf0"])
         + w.w_vuv * (losses["coarse_vuv"] + losses["refined_vuv"])
-        + w.w_diagonal * losses["diagonal"]
+        + w.w_alignment * losses["alignment"]
         + w.w_duration * losses["duration"]
         + w.w_emotion * losses["emotion"]
         + w.w_speaker * losses["speaker"]
@@ -168,7 +184,7 @@ def plot_losses(csv_path: Path, png_path: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     train = [r for r in rows if r["phase"] == "train"]
     valid = [r for r in rows if r["phase"] == "valid"]
-    for key in ("total", "refined_sp", "refined_lf0", "diagonal", "emotion", "ctc"):
+    for key in ("total", "refined_sp", "refined_lf0", "alignment", "emotion", "ctc"):
         axes[0].plot([int(r["step"]) for r in train], [float(r[key]) for r in train], label=key, lw=0.8)
         if valid:
             axes[1].plot([int(r["step"]) for r in valid], [float(r[key]) for r in valid], "o-", label=key)
@@ -184,7 +200,7 @@ def plot_losses(csv_path: Path, png_path: Path) -> None:
 
 LOSS_KEYS = (
     "total", "coarse_sp", "refined_sp", "coarse_ap", "refined_ap", "coarse_lf0", "refined_lf0", "coarse_vuv",
-    "refined_vuv", "diagonal", "duration", "emotion", "speaker", "ctc",
+    "refined_vuv", "alignment", "duration", "emotion", "speaker", "ctc",
 )  # fmt: skip
 
 
@@ -197,6 +213,24 @@ def training_records(corpus: str | Path, recipe: TrainingRecipe):
     if not train_recs:
         raise BadInputError("no training clips (split 'train' with audio)", source=corpus)
     return train_recs, valid_recs
+
+
+def clip_durations(records, clips) -> dict[str, np.ndarray]:
+    """Acoustic frames per token (``with_boundaries`` of the clip's phonemes) from the corpus engine's
+    phone timings; clips without timings are left out."""
+    from actors.alignment import durations_from_spans, engine_timings, token_spans, with_boundaries
+    from dubber.config import get_config
+
+    hop_s = get_config().media.hop_ms / 1000.0
+    by_id = {r.clip_id: r for r in records}
+    out = {}
+    for c in clips:
+        timings = engine_timings(by_id[c.clip_id])
+        if timings:
+            frames = len(c.acoustics)
+            spans = token_spans(with_boundaries(c.phonemes), timings, frames * hop_s)
+            out[c.clip_id] = durations_from_spans(spans, frames, hop_s)
+    return out
 
 
 def precompute_features(corpus: str | Path, recipe: TrainingRecipe, progress: bool = True) -> dict:
@@ -234,6 +268,15 @@ def train_actor(
         log.warning("%d clips failed feature extraction and are skipped: %s", len(failed), list(failed)[:5])
     train_clips = load_clips(store, [r.clip_id for r in train_recs])
     valid_clips = load_clips(store, [r.clip_id for r in valid_recs])
+    durations = clip_durations(train_recs + valid_recs, train_clips + valid_clips)
+    untimed = [c.clip_id for c in train_clips + valid_clips if c.clip_id not in durations]
+    if untimed:
+        log.warning(
+            "%d clips have no engine phone timings and are left out (training needs them): %s",
+            len(untimed), untimed[:5],
+        )  # fmt: skip
+    train_clips = [c for c in train_clips if c.clip_id in durations]
+    valid_clips = [c for c in valid_clips if c.clip_id in durations]
 
     layout = FeatureLayout()
     ckpt_path = out / "last.pt"
@@ -242,7 +285,7 @@ def train_actor(
         vocab = PhonemeVocabulary(state["vocab"])
         stats = FeatureStats.from_dict(state["stats"])
     else:
-        vocab = PhonemeVocabulary.build(c.phonemes for c in train_clips)
+        vocab = PhonemeVocabulary.build(with_boundaries(c.phonemes) for c in train_clips)
         stats = FeatureStats.fit([c.acoustics for c in train_clips])
 
     nodes = EmotionNodeTable.from_library(recipe.library)
@@ -252,10 +295,13 @@ def train_actor(
         prompt_pool.setdefault(c.speaker, []).append(c)
     k_data = max(recipe.k, 1)
     train_set = ActorDataset(
-        train_clips, vocab, stats, nodes, neighbours, prompt_pool, k_data, True, recipe.seed
+        train_clips, vocab, stats, nodes, neighbours, prompt_pool, durations, k_data, True, recipe.seed
     )
-    valid_set = ActorDataset(valid_clips, vocab, stats, nodes, neighbours, prompt_pool, k_data, False)
+    valid_set = ActorDataset(
+        valid_clips, vocab, stats, nodes, neighbours, prompt_pool, durations, k_data, False
+    )
 
+    sp_weight = spectral_weights(stats, layout)
     hp = recipe.hparams(len(vocab), layout.dim, nodes.caption_dim, nodes.audio_dim)
     model = ProgressiveGraphGenerator(hp)
     optimiser = torch.optim.AdamW(model.parameters(), lr=recipe.learning_rate, weight_decay=1e-4)
@@ -315,6 +361,7 @@ def train_actor(
             bar = tqdm(batches, desc=f"epoch {epoch + 1}/{recipe.epochs}", unit="batch", disable=not progress)
             for idx in bar:
                 batch = collate([train_set[i] for i in idx], hp.frames_per_video_frame)
+                batch["sp_weight"] = sp_weight
                 for group in optimiser.param_groups:
                     group["lr"] = lr_at(step)
                 losses = total_loss(model, model(batch), batch, layout, recipe)
@@ -368,6 +415,7 @@ def validate(model, dataset, layout, recipe, sample_dir: Path, tag: str, stats) 
     for i in range(0, len(dataset), recipe.batch_size):
         items = [dataset[j] for j in range(i, min(len(dataset), i + recipe.batch_size))]
         batch = collate(items, model.hp.frames_per_video_frame)
+        batch["sp_weight"] = spectral_weights(stats, layout)
         out = model(batch)
         losses = total_loss(model, out, batch, layout, recipe)
         for k in LOSS_KEYS:

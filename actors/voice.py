@@ -23,10 +23,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from actors.alignment import SIL, skippable, with_boundaries
 from actors.dataset import MAX_REFERENCE_FRAMES, PhonemeVocabulary, guidance_vector
 from actors.features import ClipInputs
 from actors.graph import MODALITIES
-from actors.model import GUIDANCE_DIM, ActorHParams, ProgressiveGraphGenerator, hard_alignment
+from actors.model import GUIDANCE_DIM, ActorHParams, ProgressiveGraphGenerator, durations_from_predictions
 from dubber.config import get_config
 from dubber.errors import BadInputError, MissingComponentError
 from dubber.messages import EmotionGuidance, ReferenceClip
@@ -168,7 +169,7 @@ class Actor:
         retrieved[:, :n], audio[:, :n] = nodes.retrieved[:, :n], nodes.audio[:, :n]
         g = guidance_vector(guidance) if guidance is not None else np.zeros(GUIDANCE_DIM, np.float32)
         return {
-            "phonemes": torch.tensor([self.vocab.encode(x.phonemes)], dtype=torch.long),
+            "phonemes": torch.tensor([self.vocab.encode(with_boundaries(x.phonemes))], dtype=torch.long),
             "lips": torch.from_numpy(x.lips[None].astype(np.float32)),
             "video_mask": torch.ones(1, x.num_video_frames, dtype=torch.bool),
             "dvector": torch.from_numpy(prompt.dvector[None]),
@@ -183,8 +184,10 @@ class Actor:
     @torch.no_grad()
     def natural_seconds(self, x: ClipInputs, pace: float = 1.0) -> float:
         """How long the line takes at the voice's natural rate (duration predictor), over ``pace``."""
-        _, _, log_durations = self.model.encode_phonemes(torch.tensor([self.vocab.encode(x.phonemes)]))
-        frames = torch.expm1(log_durations).clamp(min=0).sum().item()
+        tokens = with_boundaries(x.phonemes)
+        _, _, log_durations = self.model.encode_phonemes(torch.tensor([self.vocab.encode(tokens)]))
+        speech = torch.tensor([t != SIL for t in tokens])  # the silence around the line is not the line
+        frames = torch.expm1(log_durations[0]).clamp(min=0)[speech].sum().item()
         return frames * self.config.media.hop_ms / 1000.0 / max(pace, 1e-3)
 
     def fit_line(self, x: ClipInputs, pace: float = 1.0, fit: str = "refuse") -> ClipInputs:
@@ -214,12 +217,15 @@ class Actor:
         self, x: ClipInputs, prompt: VoicePrompt, guidance: EmotionGuidance | None, nodes: EmotionNodes
     ):
         t = self._tensors(x, prompt, guidance, nodes)
-        alignment = None
+        durations = None  # the speech follows the lips: the best monotonic path through the attention
         if x.lips[:, -1].max() <= 0:  # no face anywhere: place the phonemes by predicted durations
             log.warning("%s: no face in the clip; aligning the line by predicted durations only", x.clip_id)
             _, mask, log_durations = self.model.encode_phonemes(t["phonemes"])
-            alignment = hard_alignment(log_durations, mask, x.num_video_frames)
-        return self.model.encode(**t, alignment=alignment)
+            durations = durations_from_predictions(
+                log_durations, mask, x.num_video_frames * self.hp.frames_per_video_frame
+            )
+        can_skip = torch.from_numpy(skippable(with_boundaries(x.phonemes)))[None]
+        return self.model.encode(**t, durations=durations, can_skip=can_skip)
 
     def _frames(self, refined: torch.Tensor) -> np.ndarray:
         from actors.acoustics import features_from_model
@@ -229,7 +235,7 @@ class Actor:
     @torch.no_grad()
     def feature_chunks(self, encoded) -> Iterator[np.ndarray]:
         step = self.config.actor.chunk_video_frames
-        total = encoded.content.shape[1]  # video frames
+        total = encoded.content.shape[1] // self.hp.frames_per_video_frame  # video frames
         for start in range(0, total, step):
             yield self._frames(
                 self.model.decode_chunk(encoded.content, encoded.style, start, min(total, start + step))

@@ -14,8 +14,17 @@ import pytest
 import soundfile as sf
 import torch
 
+from actors.alignment import (
+    SIL,
+    durations_from_spans,
+    engine_timings,
+    monotonic_alignment,
+    skippable,
+    token_spans,
+    with_boundaries,
+)
 from actors.graph import graph_edges, num_nodes
-from actors.model import ActorHParams, ProgressiveGraphGenerator, hard_alignment
+from actors.model import ActorHParams, ProgressiveGraphGenerator, attention_target, durations_from_predictions
 
 
 def test_graph_sizes_and_relations_follow_the_design():
@@ -53,6 +62,7 @@ def test_every_ablation_runs_and_keeps_the_video_length(k, stages):
     model = ProgressiveGraphGenerator(hp).eval()
     batch = _batch(k=max(k, 1))
     batch["acoustic_mask"] = torch.ones(2, 30 * 4, dtype=torch.bool)
+    batch["durations"] = torch.full((2, 20), 6)  # 20 tokens x 6 frames = 120 acoustic frames
     out = model(batch)
     assert out["refined"].shape == (2, 120, 43)  # 4 acoustic frames per video frame
     assert out["attention"].shape == (2, 30, 20)
@@ -71,14 +81,52 @@ def test_chunked_decoding_equals_whole_line_decoding():
     assert torch.allclose(torch.cat(chunks, 1), whole, atol=1e-5)
 
 
-def test_hard_alignment_is_monotonic_and_covers_every_frame():
-    log_d = torch.log(torch.tensor([[1.0, 3.0, 1.0, 5.0, 0.0]]))
+def test_predicted_durations_fill_the_clip_in_order():
+    log_d = torch.log1p(torch.tensor([[1.0, 3.0, 1.0, 5.0, 0.0]]))
     mask = torch.tensor([[True, True, True, True, False]])
-    a = hard_alignment(log_d, mask, 20)
-    index = a.argmax(-1)[0]
-    assert a.sum(-1).eq(1).all() and (index.diff() >= 0).all()
-    assert index[0] == 0 and index[-1] == 3  # the padding phoneme is never used
-    assert (index == 3).sum() == 10  # half of the duration -> half of the frames
+    d = durations_from_predictions(log_d, mask, 20)
+    assert d.sum() == 20 and (d >= 0).all()
+    assert d[0, 4] == 0  # the padding token is never used
+    assert d[0, 3] == 10  # half of the predicted frames -> half of the clip
+
+
+def test_monotonic_alignment_recovers_a_path_and_passes_over_skippable_tokens():
+    tokens = [SIL, "h", "ˈ", "ɛ", "l", "oʊ", " ", ",", SIL]
+    truth = np.array([5, 3, 0, 6, 2, 7, 0, 0, 9])
+    index = np.repeat(np.arange(len(tokens)), truth)
+    rng = np.random.default_rng(0)
+    probs = np.full((len(index), len(tokens)), 0.02) + rng.uniform(0, 0.01, (len(index), len(tokens)))
+    probs[np.arange(len(index)), index] = 0.8
+    found = monotonic_alignment(np.log(probs), skippable(tokens))
+    np.testing.assert_array_equal(found, truth)
+    # a token the attention never looks at still gets a frame unless it may be skipped
+    found = monotonic_alignment(np.log(probs), np.zeros(len(tokens), dtype=bool))
+    assert found.sum() == truth.sum() and (found >= 1).all()
+
+
+def test_engine_timings_give_every_token_its_frames(speaking_clip):
+    import json
+
+    from corpora.records import ClipRecord
+    from perception.text import phonemize
+
+    meta = json.loads((speaking_clip / "meta.json").read_text())
+    rec = ClipRecord(clip_id="angry_slt", video_path=speaking_clip / "video.mp4", text=meta["text"])
+    timings = engine_timings(rec)
+    assert timings, "the flite clip carries its phone timings"
+    tokens = with_boundaries(phonemize(rec.text))
+    frames = 4 * meta["num_frames"]
+    spans = token_spans(tokens, timings, frames / 100)
+    d = durations_from_spans(spans, frames, 0.01)
+    assert d.sum() == frames and (d >= 0).all()
+    speech = [t for t, n in zip(tokens, d, strict=True) if t not in (SIL, " ", "ˈ", "ˌ", ",", ".", "!", "?")]
+    assert len(speech) > 10
+    assert all(n > 0 for t, n in zip(tokens, d, strict=True) if t in speech)  # every phoneme is heard
+    first_speech = timings[1][1] if timings[0][0] == "pau" else timings[0][1]
+    assert abs(d[0] / 100 - first_speech) < 0.02  # the leading silence lasts until the speech starts
+    # the timing targets per video frame are distributions
+    target = attention_target(torch.from_numpy(d)[None], frames // 4, 4)
+    assert torch.allclose(target.sum(-1), torch.ones(1, frames // 4))
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +140,7 @@ def actor(speaking_clip):
     audio, sr = sf.read(speaking_clip / "audio.wav", dtype="float32")
     stats = FeatureStats.fit([extract_acoustics(audio, sr)])
     text = (speaking_clip / "line.txt").read_text().strip()
-    vocab = PhonemeVocabulary.build([phonemize(text)])
+    vocab = PhonemeVocabulary.build([with_boundaries(phonemize(text))])
     torch.manual_seed(0)
     hp = ActorHParams(
         vocab_size=len(vocab), acoustic_dim=FeatureLayout().dim, audio_emotion_dim=94, hidden=32
