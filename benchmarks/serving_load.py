@@ -127,17 +127,35 @@ def pct(values: list[float], q: float) -> float | None:
     return round(v[min(len(v) - 1, int(round(q * (len(v) - 1))))], 3)
 
 
+async def connect(url, token, takes: int, stats: dict):
+    """A client with an open session; a session refused for the per-client limit (a vanished session of
+    ours still winding down on the server) is retried."""
+    from websockets.exceptions import ConnectionClosed
+
+    from serving.client import DubbingClient, ServerError
+
+    for _ in range(120):
+        c = DubbingClient(url, token)
+        await c.connect()
+        try:
+            return c, await c.open({"*": DEMO / "voice.wav"}, sample_rate=16000, max_takes=takes)
+        except (ServerError, ConnectionClosed) as exc:
+            if isinstance(exc, ServerError) and exc.code != "too_many_sessions":
+                raise
+            stats["refused_retried"] = stats.get("refused_retried", 0) + 1
+            await c.disconnect()
+            await asyncio.sleep(0.25)
+    raise RuntimeError("the server kept refusing a new session")
+
+
 async def session_run(url, token, lines: int, takes: int, outstanding: int, rng, disconnect_p: float,
                       stats: dict) -> None:  # fmt: skip
     """One client: opens sessions and sends ``lines`` lines over them, ``outstanding`` at a time;
     with probability ``disconnect_p`` per line it vanishes mid-line and comes back as a new session."""
-    from serving.client import DubbingClient
 
     sent = 0
     while sent < lines:
-        c = DubbingClient(url, token)
-        await c.connect()
-        ready = await c.open({"*": DEMO / "voice.wav"}, sample_rate=16000, max_takes=takes)
+        c, ready = await connect(url, token, takes, stats)
         rec = {"session": ready.session, "lines": {}, "disconnected": False}
         stats["sessions"].append(rec)
         await c.register_clip("demo", DEMO / "video.mp4")
@@ -178,7 +196,9 @@ async def session_run(url, token, lines: int, takes: int, outstanding: int, rng,
             await c.close()
 
 
-async def latency_phase(url, token, sessions: int, lines: int, takes: int) -> dict:
+async def latency_phase(
+    url, token, sessions: int, lines: int, takes: int, log_dir: Path | None = None
+) -> dict:
     stats = {"sessions": [], "disconnects": 0}
     rngs = [random.Random(100 + i) for i in range(sessions)]
     t0 = time.perf_counter()
@@ -190,9 +210,40 @@ async def latency_phase(url, token, sessions: int, lines: int, takes: int) -> di
     audio = sum(e["duration_s"] for e in done if e.get("duration_s"))
     return {
         "sessions": sessions, "lines": len(done), "first_chunk_p50_s": pct(first, 0.5),
+        "first_chunk_breakdown_p50_s": stage_breakdown(log_dir, stats),
         "first_chunk_p95_s": pct(first, 0.95), "rtf_p50": pct(rtf, 0.5), "rtf_p95": pct(rtf, 0.95),
         "wall_s": round(wall, 1), "throughput_audio_s_per_s": round(audio / wall, 3),
     }  # fmt: skip
+
+
+def stage_breakdown(log_dir: Path | None, stats: dict) -> dict:
+    """Where a line's first-chunk latency goes, from the server's timestamps in the logs (median seconds):
+    queue (line frame logged -> request: transport to the director, its thread pool), perception (request ->
+    perception: voice prompt + perceiving the clip), direction (-> guidance: cues, fusion, fitting the line,
+    the target's caption vectors), retrieval (-> references), actor (-> first audio chunk: encode + first
+    chunk decoded and vocoded)."""
+    from serving.logs import open_log
+
+    if log_dir is None:
+        return {}
+    steps = {"queue": ("line", "request"), "perception": ("request", "perception"),
+             "direction": ("perception", "guidance"), "retrieval": ("guidance", "references"),
+             "actor": ("references", "audio")}  # fmt: skip
+    got: dict[str, list[float]] = {k: [] for k in steps}
+    for rec in stats["sessions"]:
+        path = log_dir / f"{rec['session']}.msgpack"
+        if not path.is_file():
+            continue
+        log = open_log(path)
+        first: dict[tuple[int, str], float] = {}
+        for e in log.entries:
+            if e.take <= 1:
+                first.setdefault((e.line, e.type), e.ts)
+        for n in rec["lines"]:
+            for name, (a, b) in steps.items():
+                if (n, a) in first and (n, b) in first:
+                    got[name].append(first[(n, b)] - first[(n, a)])
+    return {k: pct(v, 0.5) for k, v in got.items()}
 
 
 def check_logs(log_dir: Path, stats: dict) -> dict:
@@ -254,7 +305,8 @@ async def load_phase(url, token, http, log_dir, lines: int, sessions: int, takes
     same_pids = all(before[k]["pid"] == after[k]["pid"] for k in ("ingress", "director", "actor"))
     return {
         "lines_sent": sum(len(s["lines"]) for s in stats["sessions"]), "client_sessions": len(stats["sessions"]),
-        "disconnects": stats["disconnects"], "lines_done_seen": len(done), "wall_s": round(wall, 1),
+        "disconnects": stats["disconnects"], "refused_retried": stats.get("refused_retried", 0),
+        "lines_done_seen": len(done), "wall_s": round(wall, 1),
         "first_chunk_p50_s": pct(first, 0.5), "first_chunk_p95_s": pct(first, 0.95),
         "settled_in_s": round(settle, 2), "left_running": {k: after[k] for k in ("sessions", "lines_in_flight")}
         | {"director_threads_busy": after["director"]["running"], "actor_streams": after["actor"]["streams"]},
@@ -269,6 +321,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--url", help="a running server's websocket; default: start one here")
     ap.add_argument("--token")
+    ap.add_argument("--log-dir", type=Path, help="the running server's serving.log_dir (to check its logs)")
     ap.add_argument("--port", type=int, default=8765)
     ap.add_argument("--out", type=Path, default=REPO / "runs" / "reports" / "serving-load")
     ap.add_argument("--random-actor", action="store_true")
@@ -283,7 +336,7 @@ def main() -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args.out.mkdir(parents=True, exist_ok=True)
     server = None
-    log_dir = None
+    log_dir = args.log_dir
     url = args.url
     try:
         if url is None:
@@ -334,7 +387,7 @@ def main() -> int:
         }
         result["latency"] = []
         for n in [int(x) for x in args.concurrency.split(",")]:
-            r = asyncio.run(latency_phase(url, args.token, n, args.latency_lines, args.takes))
+            r = asyncio.run(latency_phase(url, args.token, n, args.latency_lines, args.takes, log_dir))
             print(json.dumps(r), flush=True)
             result["latency"].append(r)
         if not args.skip_load:
