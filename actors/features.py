@@ -9,6 +9,7 @@ frames without a face are zeros with the channel at 0, never guessed.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -95,10 +96,18 @@ def clip_inputs(rec: ClipRecord, perceiver=None, with_targets: bool = True) -> C
 
 
 class FeatureStore:
-    """One ``.npz`` per clip under ``<cache_dir>/actor-features/<FEATURE_VERSION>/``; writes are atomic."""
+    """One ``.npz`` per clip under ``<cache_dir>/actor-features/<FEATURE_VERSION>/<corpus>/``, where
+    ``<corpus>`` names the corpus folder and a digest of its absolute path: clip ids are only unique
+    within a corpus (two corpora both have a ``c00000``). Writes are atomic."""
 
-    def __init__(self, root: str | Path | None = None):
-        self.root = Path(root) if root else get_config().cache_dir / "actor-features" / FEATURE_VERSION
+    def __init__(self, root: str | Path | None = None, corpus: str | Path | None = None):
+        if root is None:
+            root = get_config().cache_dir / "actor-features" / FEATURE_VERSION
+            if corpus is not None:
+                resolved = Path(corpus).resolve()
+                digest = hashlib.sha1(str(resolved).encode()).hexdigest()[:10]
+                root = root / f"{resolved.name}-{digest}"
+        self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
 
     def path(self, clip_id: str) -> Path:

@@ -235,7 +235,7 @@ def clip_durations(records, clips) -> dict[str, np.ndarray]:
 
 def precompute_features(corpus: str | Path, recipe: TrainingRecipe, progress: bool = True) -> dict:
     train_recs, valid_recs = training_records(corpus, recipe)
-    store = FeatureStore()
+    store = FeatureStore(corpus=corpus)
     t0 = time.perf_counter()
     failed = precompute(train_recs + valid_recs, store, workers=recipe.workers, progress=progress)
     return {"clips": len(train_recs) + len(valid_recs), "failed": failed, "store": str(store.root),
@@ -262,7 +262,7 @@ def train_actor(
     (out / "recipe.json").write_text(recipe.model_dump_json(indent=1) + "\n")
 
     train_recs, valid_recs = training_records(corpus, recipe)
-    store = FeatureStore()
+    store = FeatureStore(corpus=corpus)
     failed = precompute(train_recs + valid_recs, store, workers=recipe.workers, progress=progress)
     if failed:
         log.warning("%d clips failed feature extraction and are skipped: %s", len(failed), list(failed)[:5])

@@ -1,6 +1,8 @@
 """Where an actor checkpoint's acoustic error lives: L1 per WORLD feature dimension on validation clips,
 beside what predicting each dimension's mean would score (normalised units). Loudness, pitch and voicing
 learned but the formant-carrying envelope dimensions near the mean predictor means a hum, not speech.
+Decoded with the engine's phone timings (teacher-forced); also the share of frames that the dubbing-time
+alignment (monotonic search through the text-to-lip attention) puts in another token than the timings.
 
     .venv/bin/python benchmarks/actor_diagnostics.py --checkpoint runs/actor-ctc/best.pt --library runs/library
 """
@@ -33,26 +35,35 @@ def main() -> int:
     from actors.dataset import ActorDataset, EmotionNodeTable, PhonemeVocabulary, collate, load_clips
     from actors.features import FeatureStore
     from actors.model import ActorHParams, ProgressiveGraphGenerator
+    from actors.training import clip_durations
     from corpora.readers import read_corpus
     from retrieval.neighbours import load_neighbours
 
     torch.set_num_threads(1)
+    ENCODE_INPUTS = ("phonemes", "lips", "video_mask", "dvector", "reference", "reference_mask", "guidance",
+                     "target_nodes", "retrieved_nodes", "audio_nodes")  # fmt: skip
     state = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
     model = ProgressiveGraphGenerator(ActorHParams(**state["hparams"]))
     model.load_state_dict({k: v.float() for k, v in state["model"].items()})
     model.eval()
     vocab, stats = PhonemeVocabulary(state["vocab"]), FeatureStats.from_dict(state["stats"])
     records = [r for r in read_corpus(args.corpus) if r.split == "valid"][: args.clips]
-    clips = load_clips(FeatureStore(), [r.clip_id for r in records])
+    clips = load_clips(FeatureStore(corpus=args.corpus), [r.clip_id for r in records])
     pool: dict = {}
     for c in clips:
         pool.setdefault(c.speaker, []).append(c)
     k = max(model.hp.k, 1)
+    durations = clip_durations(records, clips)  # teacher-forced: the engine's phone timings
+    clips = [c for c in clips if c.clip_id in durations]
     data = ActorDataset(clips, vocab, stats, EmotionNodeTable.from_library(args.library),
-                        load_neighbours(args.library, k=k), pool, k, train=False)  # fmt: skip
+                        load_neighbours(args.library, k=k), pool, durations, k, train=False)  # fmt: skip
     batch = collate([data[i] for i in range(len(data))], model.hp.frames_per_video_frame)
     with torch.no_grad():
         out = model(batch)
+        searched = model.encode(**{k: v for k, v in batch.items() if k in ENCODE_INPUTS})
+    # how far the dubbing-time alignment (monotonic search through the attention) is from the timings
+    alignment_error = (searched.durations - batch["durations"]).abs().sum(1).float() / 2
+    alignment_error = alignment_error / batch["acoustic_mask"].sum(1)
     mask = batch["acoustic_mask"].float()[..., None]
     target = batch["acoustics"]
     frames = mask.sum()
@@ -78,6 +89,7 @@ def main() -> int:
         for g, ix in groups.items()
     }
     report({"checkpoint": str(args.checkpoint), "clips": len(clips), "model_l1_vs_mean_l1": summary,
+            "alignment_frames_misplaced_share": round(float(alignment_error.mean()), 4),
             "per_dim": per_dim}, args.out)  # fmt: skip
     return 0
 

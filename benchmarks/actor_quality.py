@@ -60,7 +60,7 @@ def main() -> int:
     library = ReferenceLibrary.open(args.library)
     director = Director(fusion=EmotionFusion.load(REPO_ROOT / "assets/models/director", use_llm=False),
                         write_directions=False)  # fmt: skip
-    store = FeatureStore()
+    store = FeatureStore(corpus=args.corpus)
     results, speed = [], {}
     for spec in args.checkpoint:
         name, _, path = spec.partition("=")

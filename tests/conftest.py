@@ -48,6 +48,16 @@ def small_corpus(tmp_path_factory):
     return out, summary
 
 
+@pytest.fixture(scope="session")
+def small_library(small_corpus, tmp_path_factory):
+    """The small corpus's reference library, built once in process with rules captions: (uri, report)."""
+    from retrieval.build import build_library
+
+    uri = str(tmp_path_factory.mktemp("lib") / "db")
+    report = build_library(small_corpus[0], uri, use_llm=False, progress=False, batch_size=3)
+    return uri, report
+
+
 def run_dubber(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run the installed console script the way a user does."""
     exe = Path(sys.executable).parent / "dubber"

@@ -28,11 +28,10 @@ def corpus(small_corpus) -> Path:
 
 
 @pytest.fixture(scope="module")
-def built(corpus, tmp_path_factory):
-    """The small corpus built once, in process, with rules captions: (db uri, build report)."""
-    uri = str(tmp_path_factory.mktemp("lib") / "db")
-    report = build_library(corpus, uri, use_llm=False, progress=False, batch_size=3)
-    return uri, report
+def built(small_library):
+    """The small corpus built once, in process, with rules captions: (db uri, build report). Tests that
+    change rows copy it first (``_copy_db``)."""
+    return small_library
 
 
 def _copy_db(uri: str, tmp_path: Path) -> str:
