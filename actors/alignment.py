@@ -194,45 +194,39 @@ def engine_timings(record) -> list[tuple[str, float, float]] | None:
 
 def monotonic_alignment(log_probs: np.ndarray, can_skip: np.ndarray) -> np.ndarray:
     """Viterbi: the best left-to-right path of frames through tokens (each frame one token, tokens in
-    order, a skippable token may take no frames). ``log_probs`` (T, N) -> integer frames per token (N,)."""
+    order, a skippable token may take no frames). ``log_probs`` (T, N) -> integer frames per token (N,).
+
+    Token j is entered from the best of tokens ``[L(j), j)``, L(j) being the last token before j that may
+    not be skipped. Those are exactly the tokens before j in j-1's segment (segments restart at every
+    token that may not be skipped), so one running maximum with a large offset per segment gives every
+    token's entry at once: a frame costs O(N) in numpy, not a Python loop over the tokens.
+    """
+    log_probs = np.maximum(np.asarray(log_probs, dtype=np.float64), -30.0)
     t_len, n = log_probs.shape
-    neg = -1e30
-    score = np.full(n, neg)
-    back_stay = np.zeros((t_len, n), dtype=bool)
+    can_skip = np.asarray(can_skip, dtype=bool)
+    neg = -1e7  # below any path (at least -30 per frame), yet far above the gaps between segments
+    offset = np.cumsum(~can_skip).astype(np.float64) * 1e8
+    index = np.arange(n)
+    start_ok = np.concatenate([[True], np.cumprod(can_skip)[:-1].astype(bool)])
+    end_ok = np.concatenate([np.cumprod(can_skip[::-1])[::-1][1:].astype(bool), [True]])
+    score = np.where(start_ok, log_probs[0], neg)
+    back_stay = np.ones((t_len, n), dtype=bool)
     back_from = np.zeros((t_len, n), dtype=np.int64)
-
-    def entries(prev: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """Best score of arriving at each token from an earlier one (passing only skippable tokens);
-        at the first frame, from the start (source -1)."""
-        best = np.full(n, neg)
-        src = np.full(n, -1, dtype=np.int64)
-        run_best, run_src = (0.0, -1) if prev is None else (neg, -1)
-        for j in range(n):
-            best[j], src[j] = run_best, run_src
-            if not can_skip[j]:
-                run_best, run_src = (prev[j], j) if prev is not None else (neg, -1)
-            elif prev is not None and prev[j] > run_best:
-                run_best, run_src = prev[j], j
-        return best, src
-
-    for t in range(t_len):
-        enter, src = entries(None if t == 0 else score)
-        stay = score if t > 0 else np.full(n, neg)
-        take_stay = stay >= enter
-        score = np.where(take_stay, stay, enter) + log_probs[t]
-        back_stay[t], back_from[t] = take_stay, src
-    # the path may end on any token followed only by skippable ones
-    ok = np.zeros(n, dtype=bool)
-    tail = True
-    for j in range(n - 1, -1, -1):
-        ok[j] = tail
-        tail = tail and bool(can_skip[j])
-    j = int(np.argmax(np.where(ok, score, neg)))
+    enter = np.full(n, neg)
+    enter_src = np.zeros(n, dtype=np.int64)
+    for t in range(1, t_len):
+        keyed = np.maximum(score, neg) + offset
+        run = np.maximum.accumulate(keyed)
+        source = np.maximum.accumulate(np.where(keyed >= run, index, 0))  # where each maximum was reached
+        enter[1:] = run[:-1] - offset[:-1]
+        enter_src[1:] = source[:-1]
+        stay = score >= enter
+        score = np.where(stay, score, enter) + log_probs[t]
+        back_stay[t], back_from[t] = stay, enter_src
+    j = int(np.argmax(np.where(end_ok, score, -np.inf)))
     durations = np.zeros(n, dtype=np.int64)
     for t in range(t_len - 1, -1, -1):
         durations[j] += 1
-        if not back_stay[t, j]:
+        if t > 0 and not back_stay[t, j]:
             j = int(back_from[t, j])
-            if j < 0:
-                break
     return durations

@@ -104,6 +104,31 @@ def test_monotonic_alignment_recovers_a_path_and_passes_over_skippable_tokens():
     assert found.sum() == truth.sum() and (found >= 1).all()
 
 
+def _best_path_score(log_probs: np.ndarray, can_skip: np.ndarray) -> float:
+    """The plain O(T N^2) dynamic programme the fast search must agree with."""
+    t_len, n = log_probs.shape
+    allowed = [[i for i in range(j) if all(can_skip[i + 1 : j])] for j in range(n)]
+    score = np.array([lp if all(can_skip[:j]) else -np.inf for j, lp in enumerate(log_probs[0])])
+    for t in range(1, t_len):
+        enter = np.array([max((score[i] for i in allowed[j]), default=-np.inf) for j in range(n)])
+        score = np.maximum(score, enter) + log_probs[t]
+    return max(score[j] for j in range(n) if all(can_skip[j + 1 :]))
+
+
+def test_monotonic_alignment_finds_the_best_path_on_random_problems():
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        t_len, n = int(rng.integers(8, 30)), int(rng.integers(2, 8))
+        log_probs = np.log(rng.dirichlet(np.ones(n), size=t_len))
+        can_skip = rng.random(n) < 0.4
+        d = monotonic_alignment(log_probs, can_skip)
+        assert d.sum() == t_len and (d[~can_skip] > 0).all()
+        index = np.repeat(np.arange(n), d)
+        assert log_probs[np.arange(t_len), index].sum() == pytest.approx(
+            _best_path_score(log_probs, can_skip)
+        )
+
+
 def test_engine_timings_give_every_token_its_frames(speaking_clip):
     import json
 
