@@ -155,6 +155,7 @@ class ServingConfig(_Section):
     actor_gpus: float = 0.0
     actor_replicas: int = 1
     use_llm: bool = True  # the director's LLM cue and notes (off: cues and templates only)
+    warmup: bool = True  # each director replica dubs the demo line once at start (models load then)
 
 
 class DubberConfig(_Section):

@@ -136,6 +136,33 @@ class DirectorWorker:
         self.running = 0  # lines whose thread is still working
         self.lines = 0
         self._count = threading.Lock()
+        if cfg.serving.warmup:
+            self._pool.submit(self._warm_up).result()
+
+    def _warm_up(self) -> None:
+        """Dub the bundled demo line once (one take), so that every model the stage loads on first use
+        (perception, sentence embeddings, speaker encoder, the emotion classifier, the actor's path) is
+        loaded now, once per replica, and not during a client's first line."""
+        import soundfile as sf
+
+        from dubber.config import REPO_ROOT
+        from serving.remote import LineContext, set_context
+
+        demo = REPO_ROOT / "assets" / "demo"
+        if not (demo / "video.mp4").is_file():
+            return
+        t0 = time.perf_counter()
+        try:
+            audio, sr = sf.read(demo / "voice.wav", dtype="float32")
+            set_context(LineContext(lambda m: None, threading.Event(), "warmup", 1, 16000))
+            stage = self.stage(1)
+            stage.dub_line(stage.session("warmup"), 1, demo / "video.mp4", (demo / "line.txt").read_text(),
+                           audio, sr, fit="speed")  # fmt: skip
+            log.info("director warmed up in %.1f s", time.perf_counter() - t0)
+        except Exception as exc:  # a warm-up that fails costs only the first line's speed
+            log.warning("warm-up failed (%s: %s); models load on the first line", type(exc).__name__, exc)
+        finally:
+            set_context(None)
 
     def stage(self, max_takes: int):
         """A stage whose director takes at most ``max_takes`` takes; the models are the base stage's."""
@@ -212,11 +239,12 @@ class DirectorWorker:
                 }
         except LineCancelled:
             return {"status": "cancelled"}
-        except DubberError as exc:
+        except DubberError as exc:  # also one raised in the actor replica (Ray re-raises it as its cause)
             if not cancel.is_set():
                 code = getattr(exc, "code", None) or "bad_input"
+                text = exc.one_line() if hasattr(exc, "problem") else str(exc).strip().splitlines()[-1]
                 put(
-                    ErrorMessage(session=session, line=line, code=code, message=exc.one_line()).model_dump(
+                    ErrorMessage(session=session, line=line, code=code, message=text).model_dump(
                         mode="python"
                     )
                 )

@@ -14,8 +14,11 @@ returns; it keeps running there until ``dubber serve --stop``. Binding anything 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import time
+
+log = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -45,12 +48,20 @@ def start_ray(address: str | None, num_cpus: int | None = None):
     import ray
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    if address is None:
-        # a cluster of our own on this machine: Ray's token auth is for clusters others reach
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level="WARNING")
-    else:
+    if address is not None:
         ray.init(address=address, logging_level="WARNING")
+        return
+    # a cluster of our own on this machine: Ray's token auth is for clusters others reach
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    for attempt in range(3):
+        try:
+            ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level="WARNING")
+            return
+        except Exception as exc:  # Ray waits 30 s for its raylet, too little on a loaded machine
+            if "timed out during startup" not in str(exc) or attempt == 2:
+                raise
+            log.warning("Ray did not start in time (a busy machine?); trying again")
+            ray.shutdown()
 
 
 def deploy(cfg) -> str:

@@ -165,6 +165,12 @@ class LiveSession:
             audio, sr = await asyncio.get_running_loop().run_in_executor(
                 None, decode_voice, voice, f"voice of {name}"
             )
+            if len(audio) / sr < self.cfg.actor.min_prompt_seconds:
+                raise ProtocolError(
+                    "bad_input",
+                    f"voice of {name}: {len(audio) / sr:.2f} s; at least "
+                    f"{self.cfg.actor.min_prompt_seconds:g} s of the character speaking is needed",
+                )
             if len(audio) / sr > s.max_prompt_seconds:
                 raise ProtocolError(
                     "too_long",
@@ -210,7 +216,8 @@ class LiveSession:
             elif isinstance(frame, CancelFrame):
                 await self.cancel(frame.line)
             elif isinstance(frame, CloseFrame):
-                await self.finish()
+                self.closing = True  # no new lines; the caller drains the ones sent (``drain``)
+                self._wake.set()
                 return False
         except ProtocolError as exc:
             await self.error(exc.code, exc.problem, exc.line)
@@ -286,7 +293,7 @@ class LiveSession:
     def _schedule(self) -> None:
         """Start the head line, and up to ``lookahead_lines`` after it once the one before is directed."""
         for i, job in enumerate(self.order[: 1 + self.limits.lookahead_lines]):
-            if job.started:
+            if job.started or job.ended:
                 continue
             if i == 0 or self.order[i - 1].directed:
                 job.started = True
@@ -402,14 +409,11 @@ class LiveSession:
             self._end(job, "cancelled")
 
     # -- ending ---------------------------------------------------------------------------------------
-    async def finish(self) -> None:
-        """``close`` from the client: no new lines; the ones sent are finished, then ``closed``."""
-        self.closing = True
-        self._wake.set()
+    async def drain(self) -> None:
+        """After ``close``: wait until every line sent has ended and been forwarded, then send ``closed``."""
         if self._forwarder:
             await self._forwarder
         await self.send(ClosedFrame(session=self.id, lines=self.lines_seen))
-        await self.shutdown(None)
 
     async def shutdown(self, reason: str | None = "client disconnected") -> None:
         """Cancel whatever still runs (the client is gone) and close the log; idempotent."""
@@ -517,13 +521,35 @@ class SessionRegistry:
                 data = await self._receive(ws)
                 if data is None or not await session.handle(data):
                     break
-            if data is not None:
+            if data is not None and await self._drain(ws, session):
+                await session.shutdown(None)
                 with contextlib.suppress(Exception):
                     await ws.close(code=1000)
         except WebSocketDisconnect:
             pass
         finally:
             await session.shutdown()
+
+    async def _drain(self, ws, session: LiveSession) -> bool:
+        """``close`` was sent: finish the lines while still listening (frames get ``closing`` errors, a
+        disconnect cancels what is left). True when the session drained and said ``closed``."""
+        drained = asyncio.create_task(session.drain())
+        try:
+            while True:
+                received = asyncio.create_task(self._receive(ws))
+                done, _ = await asyncio.wait({drained, received}, return_when=asyncio.FIRST_COMPLETED)
+                if drained in done:
+                    received.cancel()
+                    await asyncio.gather(received, return_exceptions=True)
+                    return True
+                data = received.result()
+                if data is None:
+                    return False
+                await session.handle(data)
+        finally:
+            if not drained.done():
+                drained.cancel()
+                await asyncio.gather(drained, return_exceptions=True)
 
     async def _receive(self, ws) -> bytes | None:
         """The next binary frame; None when the client went away. A text frame is refused politely."""
@@ -569,6 +595,7 @@ class SessionRegistry:
                 return 400, {"code": exc.code, "message": exc.problem, "session": session.id}
             await session.handle(pack(line))
             await session.handle(pack({"type": "close"}))
+            await session.drain()
         finally:
             await session.shutdown(None)
         errors = [f for f in frames if f.get("type") == "error"]

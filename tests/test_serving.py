@@ -79,7 +79,7 @@ def server(tmp_path_factory):
     from ray import serve
 
     from dubber.config import get_config
-    from serving.cli import deploy
+    from serving.cli import deploy, start_ray
 
     tmp = tmp_path_factory.mktemp("serving")
     base = get_config()
@@ -99,7 +99,7 @@ def server(tmp_path_factory):
             ),
         }
     )
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    start_ray(None, num_cpus=2)
     try:
         url = deploy(cfg)
         yield {"url": url, "http": f"http://127.0.0.1:{cfg.serving.port}", "cfg": cfg}
@@ -142,7 +142,7 @@ def wait_idle(server, timeout=30.0) -> dict:
 
 
 def run(coro):
-    return asyncio.run(asyncio.wait_for(coro, 240))
+    return asyncio.run(asyncio.wait_for(coro, 600))
 
 
 def pcm(frames) -> np.ndarray:
@@ -184,9 +184,9 @@ def test_a_session_streams_two_lines_in_order_with_look_ahead(server):
         assert np.sqrt(np.mean(audio**2)) > 1e-3
         end = fs[-1]
         assert end.chosen_take == 1 and 0 < end.first_chunk_s <= end.seconds
-    # look-ahead: line 2 was directed on the server before line 1 had ended
-    guidance2 = next(f for f in by_line[2] if f.type == "guidance")
-    assert guidance2.ts < ends[0].ts
+    # look-ahead: the director was already working on line 2 before line 1 had ended
+    request2 = next(f for f in by_line[2] if f.type == "request")
+    assert request2.ts < ends[0].ts
 
     # the log has every frame the client got, and the index answers filters
     from serving.logs import open_log
@@ -260,6 +260,10 @@ def test_a_bad_voice_prompt_or_option_is_refused_at_open(server):
     assert run(go({"audio": silent.getvalue()})).code == "bad_input"
     assert run(go({"audio": b"not audio"})).code == "bad_input"
     assert run(go({"audio": "/etc/passwd"})).code == "bad_frame"
+    speech, sr = sf.read(DEMO / "voice.wav", dtype="float32")
+    short = io.BytesIO()
+    sf.write(short, speech[: sr // 2], sr, format="WAV")  # 0.5 s: under actor.min_prompt_seconds
+    assert run(go({"audio": short.getvalue()})).code == "bad_input"
     voice = {"audio": (DEMO / "voice.wav").read_bytes()}
     assert run(go(voice, sample_rate=22050)).code == "bad_frame"
     assert run(go(voice, max_takes=9)).code == "bad_frame"
