@@ -366,7 +366,7 @@ def main() -> int:
                     health(f"http://127.0.0.1:{args.port}")
                     break
                 except OSError:
-                    if server.poll() is not None or time.monotonic() - t0 > 300:
+                    if server.poll() is not None or time.monotonic() - t0 > 1200:
                         raise SystemExit(
                             f"the server did not come up; see {args.out / 'server.log'}"
                         ) from None

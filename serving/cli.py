@@ -53,12 +53,12 @@ def start_ray(address: str | None, num_cpus: int | None = None):
         return
     # a cluster of our own on this machine: Ray's token auth is for clusters others reach
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    for attempt in range(3):
+    for attempt in range(5):
         try:
             ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level="WARNING")
             return
         except Exception as exc:  # Ray waits 30 s for its raylet, too little on a loaded machine
-            if "timed out during startup" not in str(exc) or attempt == 2:
+            if "timed out during startup" not in str(exc) or attempt == 4:
                 raise
             log.warning("Ray did not start in time (a busy machine?); trying again")
             ray.shutdown()

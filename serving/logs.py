@@ -65,12 +65,14 @@ class SessionLogWriter:
     def closed(self) -> bool:
         return self._log.closed
 
-    def append(self, frame) -> None:
-        """Write one frame and its index record; the frame is flushed (and fsynced) before this returns."""
+    def append(self, frame, blob: bytes | None = None) -> None:
+        """Write one frame (a typed message or its map; ``blob``: its msgpack bytes when already packed) and
+        its index record; the frame is flushed (and fsynced) before this returns."""
         import msgpack
 
         data = frame if isinstance(frame, dict) else frame.model_dump(mode="python")
-        blob = msgpack.packb(data, use_bin_type=True)
+        if blob is None:
+            blob = msgpack.packb(data, use_bin_type=True)
         with self._lock:
             if self._log.closed:
                 return

@@ -409,3 +409,10 @@ def test_a_crash_loses_at_most_the_message_being_written(tmp_path):
     assert [f.message for _, f in log.frames()] == ["m0", "m1", "m2", "m3"]
     (tmp_path / "s1.index").unlink()
     assert [e.line for e in open_log(path).select(line=2)] == [2]
+
+
+def test_serve_refuses_a_public_address_without_a_token():
+    from tests.conftest import run_dubber
+
+    r = run_dubber("serve", "--host", "0.0.0.0", "--port", "8999", timeout=60)
+    assert r.returncode == 2 and "without a bearer token" in r.stderr and "Traceback" not in r.stderr
