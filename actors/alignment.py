@@ -192,9 +192,45 @@ def engine_timings(record) -> list[tuple[str, float, float]] | None:
     return [tuple(t) for t in timings] if timings else None
 
 
-def monotonic_alignment(log_probs: np.ndarray, can_skip: np.ndarray) -> np.ndarray:
+def duration_prior(
+    first: np.ndarray, predicted: np.ndarray, can_skip: np.ndarray, sigma: float = 1.5
+) -> np.ndarray:
+    """(T, N) log prior from the duration predictor: the silences where a first search put them, the
+    predicted frames of the tokens between rescaled to the speech in between; a Gaussian band (``sigma``
+    tokens, counted over tokens that take frames) around where the predictor says each frame is."""
+    t_len, n = int(first.sum()), len(first)
+    start, end = int(first[0]), t_len - int(first[-1])
+    inner = np.clip(np.asarray(predicted[1:-1], dtype=np.float64), 0, None)
+    inner = inner if inner.sum() > 0 else np.ones_like(inner)
+    bounds = np.concatenate([[0.0, start], start + np.cumsum(inner) / inner.sum() * (end - start), [t_len]])
+    counts = ~np.asarray(can_skip, dtype=bool)
+    counts[[0, -1]] = True  # the silences around the line are places too
+    rank = np.cumsum(counts).astype(np.float64)  # distance in tokens that take frames
+    centres = np.arange(t_len) + 0.5
+    token = np.clip(np.searchsorted(bounds[1:], centres, side="right"), 0, n - 1)
+    span = np.maximum(bounds[token + 1] - bounds[token], 1e-6)
+    position = rank[token] - 0.5 + (centres - bounds[token]) / span  # fractional spoken-token position
+    return -0.5 * ((rank[None, :] - position[:, None]) / sigma) ** 2
+
+
+def monotonic_alignment(log_probs: np.ndarray, can_skip: np.ndarray, min_frames: int = 1) -> np.ndarray:
     """Viterbi: the best left-to-right path of frames through tokens (each frame one token, tokens in
-    order, a skippable token may take no frames). ``log_probs`` (T, N) -> integer frames per token (N,).
+    order, a skippable token may take no frames, any other at least ``min_frames``, as far as the clip
+    allows). ``log_probs`` (T, N) -> integer frames per token (N,).
+
+    A minimum is a chain of ``min_frames`` states per token sharing its emission: the same search.
+    """
+    can_skip = np.asarray(can_skip, dtype=bool)
+    t_len, n = np.shape(log_probs)
+    if min_frames > 1 and int((~can_skip).sum()) * min_frames <= t_len:
+        owner = np.repeat(np.arange(n), np.where(can_skip, 1, min_frames))
+        chained = _viterbi(np.asarray(log_probs)[:, owner], can_skip[owner])
+        return np.bincount(owner, weights=chained, minlength=n).astype(np.int64)
+    return _viterbi(log_probs, can_skip)
+
+
+def _viterbi(log_probs: np.ndarray, can_skip: np.ndarray) -> np.ndarray:
+    """``monotonic_alignment`` with no minimum.
 
     Token j is entered from the best of tokens ``[L(j), j)``, L(j) being the last token before j that may
     not be skipped. Those are exactly the tokens before j in j-1's segment (segments restart at every

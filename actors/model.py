@@ -196,6 +196,8 @@ class ProgressiveGraphGenerator(nn.Module):
         audio_nodes: torch.Tensor,  # (B, 3, K, audio_emotion_dim)
         durations: torch.Tensor | None = None,  # (B, N) acoustic frames per token; None: from the attention
         can_skip: torch.Tensor | None = None,  # (B, N) tokens that may take no frames (for the search)
+        min_frames: int = 1,  # the search: frames a token that may not be skipped takes at least
+        prior_weight: float = 0.0,  # the search: pull towards the duration predictor (alignment_from_attention)
     ) -> Encoded:
         hp = self.hp
         p, phon_mask, log_durations = self.encode_phonemes(phonemes)
@@ -224,7 +226,9 @@ class ProgressiveGraphGenerator(nn.Module):
 
         t_acoustic = lips.shape[1] * hp.frames_per_video_frame
         if durations is None:
-            durations = alignment_from_attention(attention, video_mask, phon_mask, can_skip, hp)
+            durations = alignment_from_attention(
+                attention, video_mask, phon_mask, can_skip, hp, log_durations, min_frames, prior_weight
+            )
         frames = self.expand(p, durations, t_acoustic)
         frames = frames + self.video_to_frames(content).repeat_interleave(hp.frames_per_video_frame, dim=1)
         return Encoded(
@@ -324,10 +328,15 @@ def alignment_from_attention(
     phon_mask: torch.Tensor,
     can_skip: torch.Tensor | None,
     hp: ActorHParams,
+    log_durations: torch.Tensor | None = None,
+    min_frames: int = 1,
+    prior_weight: float = 0.0,
 ) -> torch.Tensor:
     """Frames per token from the best monotonic path through the attention (upsampled to acoustic
-    frames), one line at a time; padding tokens get none, padded frames go to the last token."""
-    from actors.alignment import monotonic_alignment
+    frames), one line at a time; padding tokens get none, padded frames go to the last token. With
+    ``prior_weight`` and ``log_durations``, a second search adds the duration predictor's band
+    (``actors.alignment.duration_prior``), which keeps a smeared attention from dropping phonemes."""
+    from actors.alignment import duration_prior, monotonic_alignment
 
     r = hp.frames_per_video_frame
     b, t_video, n = attention.shape
@@ -337,7 +346,11 @@ def alignment_from_attention(
     for i in range(b):
         tv, nv = int(video_mask[i].sum()), int(phon_mask[i].sum())
         skip = (can_skip[i, :nv] if can_skip is not None else torch.zeros(nv, dtype=torch.bool)).numpy()
-        d = monotonic_alignment(log_probs[i, : tv * r, :nv], skip)
+        lp = log_probs[i, : tv * r, :nv]
+        d = monotonic_alignment(lp, skip, min_frames)
+        if prior_weight > 0 and log_durations is not None:
+            predicted = torch.expm1(log_durations[i, :nv]).clamp(min=0).cpu().numpy()
+            d = monotonic_alignment(lp + prior_weight * duration_prior(d, predicted, skip), skip, min_frames)
         out[i, :nv] = torch.from_numpy(d)
         out[i, nv - 1] += t_video * r - tv * r
     return out.to(attention.device)

@@ -225,7 +225,9 @@ class Actor:
                 log_durations, mask, x.num_video_frames * self.hp.frames_per_video_frame
             )
         can_skip = torch.from_numpy(skippable(with_boundaries(x.phonemes)))[None]
-        return self.model.encode(**t, durations=durations, can_skip=can_skip)
+        cfg = self.config.actor
+        return self.model.encode(**t, durations=durations, can_skip=can_skip,
+                                 min_frames=cfg.alignment_min_frames, prior_weight=cfg.alignment_prior_weight)  # fmt: skip
 
     def _frames(self, refined: torch.Tensor) -> np.ndarray:
         from actors.acoustics import features_from_model

@@ -122,6 +122,10 @@ class ActorConfig(_Section):
     threads: int = 1  # torch threads; 2 thrash (30x slower, measured) whenever another process holds a core
     max_speaking_rate: float = 1.35  # --fit speed: at most this much faster than the predicted natural rate
     min_prompt_seconds: float = 1.0
+    # dubbing-time alignment (actors.alignment): each phoneme takes at least this many 10 ms frames, and the
+    # attention's path is pulled towards the duration predictor's (weight 0: the attention alone)
+    alignment_min_frames: int = 2
+    alignment_prior_weight: float = 1.0
 
 
 class ServingConfig(_Section):

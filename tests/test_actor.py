@@ -129,6 +129,23 @@ def test_monotonic_alignment_finds_the_best_path_on_random_problems():
         )
 
 
+def test_minimum_frames_and_the_duration_prior_shape_the_search():
+    from actors.alignment import duration_prior
+
+    tokens = [SIL, "h", "ɛ", "l", "oʊ", SIL]
+    skip = skippable(tokens)
+    uniform = np.log(np.full((40, len(tokens)), 1 / len(tokens)))
+    d = monotonic_alignment(uniform, skip, min_frames=3)
+    assert d.sum() == 40 and (d[~skip] >= 3).all()
+    # with no evidence from the attention, the prior alone places the tokens where the predictor says
+    first = np.array([10, 5, 5, 5, 5, 10])
+    prior = duration_prior(first, np.array([0, 2.0, 2.0, 2.0, 14.0, 0]), skip)
+    assert prior.shape == (40, len(tokens))
+    d = monotonic_alignment(uniform + prior, skip, min_frames=2)
+    assert d[4] > 2 * d[1]  # the long vowel keeps its length
+    assert abs(d[0] - 10) <= 1 and abs(d[-1] - 10) <= 1  # the silences stay where the search put them
+
+
 def test_engine_timings_give_every_token_its_frames(speaking_clip):
     import json
 
