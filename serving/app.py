@@ -180,10 +180,10 @@ class DirectorWorker:
                 )
             return self._stages[max_takes]
 
-    def _run(self, job: dict, put, cancel: threading.Event) -> dict:
+    def _run(self, job: dict, send, cancel: threading.Event) -> dict:
         from agents.session import DirectorSession
         from dubber.errors import DubberError
-        from dubber.messages import ErrorMessage
+        from dubber.messages import ErrorMessage, encode
         from perception.video import probe
         from serving.remote import LineCancelled, LineContext, set_context
 
@@ -191,6 +191,10 @@ class DirectorWorker:
             self.running += 1
             self.lines += 1
         session, line = job["session"], job["line"]
+
+        def put(item):  # typed messages travel in their wire format (msgpack); the rest are internal maps
+            send(item if isinstance(item, bytes | dict) else encode(item))
+
         ctx = LineContext(put, cancel, session, line, job["sample_rate"])
         set_context(ctx)
         try:
@@ -207,7 +211,7 @@ class DirectorWorker:
                             line=line,
                             code="clip_too_long",
                             message=f"the clip is {duration:.1f} s; the limit is {limit:g} s",
-                        ).model_dump(mode="python")
+                        )
                     )
                     return {"status": "failed"}
                 stage = self.stage(job["max_takes"])
@@ -243,11 +247,7 @@ class DirectorWorker:
             if not cancel.is_set():
                 code = getattr(exc, "code", None) or "bad_input"
                 text = exc.one_line() if hasattr(exc, "problem") else str(exc).strip().splitlines()[-1]
-                put(
-                    ErrorMessage(session=session, line=line, code=code, message=text).model_dump(
-                        mode="python"
-                    )
-                )
+                put(ErrorMessage(session=session, line=line, code=code, message=text))
             return {"status": "cancelled" if cancel.is_set() else "failed"}
         except Exception as exc:  # a bug: the line fails, the session and the replica live on
             log.exception("line %s of session %s failed", line, session)
@@ -255,7 +255,7 @@ class DirectorWorker:
                 put(
                     ErrorMessage(
                         session=session, line=line, code="internal", message=f"{type(exc).__name__}: {exc}"
-                    ).model_dump(mode="python")
+                    )
                 )
             return {"status": "cancelled" if cancel.is_set() else "failed"}
         finally:

@@ -33,31 +33,33 @@ class LineContext:
         self.director_session = None
 
     def emit(self, message) -> None:
-        from dubber.messages import GuidanceMessage, ReferencesMessage
+        from dubber.messages import GuidanceMessage, ReferencesMessage, encode
 
         if self.cancel.is_set():
             raise LineCancelled()
         if isinstance(message, ReferencesMessage):
             self.take = message.take
-        self.put(message.model_dump(mode="python"))
+        self.put(encode(message))  # the message's one wire format (msgpack), as the log and the client get it
         if isinstance(message, GuidanceMessage) and message.take == 0 and self.director_session:
             # the line is directed: the next line may start (look-ahead) with this decision in its context
             self.put({"type": "_context", "context": self.director_session.context()})
 
     def audio(self, chunk: np.ndarray, seq: int) -> None:
-        from dubber.messages import AudioChunk
+        from dubber.messages import AudioChunk, encode
 
         if self.cancel.is_set():
             raise LineCancelled()
         self.put(
-            AudioChunk(
-                session=self.session,
-                line=self.line,
-                take=self.take,
-                seq=seq,
-                sample_rate=self.rate,
-                pcm16=pcm16(chunk),
-            ).model_dump(mode="python")
+            encode(
+                AudioChunk(
+                    session=self.session,
+                    line=self.line,
+                    take=self.take,
+                    seq=seq,
+                    sample_rate=self.rate,
+                    pcm16=pcm16(chunk),
+                )
+            )
         )
 
 

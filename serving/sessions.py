@@ -66,6 +66,18 @@ class LineJob:
         return self.frame.line
 
 
+def framed(frame) -> tuple[bytes, dict]:
+    """(msgpack bytes, map) of a frame given as bytes, a map, a typed frame, or already as the pair."""
+    import msgpack
+
+    if isinstance(frame, tuple):
+        return frame
+    if isinstance(frame, bytes):
+        return frame, msgpack.unpackb(frame, raw=False, strict_map_key=True)
+    data = frame if isinstance(frame, dict) else frame.model_dump(mode="python")
+    return pack(data), data
+
+
 def decode_voice(voice, source: str) -> tuple[np.ndarray, int]:
     """A voice prompt's audio (a file's bytes, or PCM16 and its rate) as float32 mono; never a path."""
     import soundfile as sf
@@ -97,7 +109,7 @@ class LiveSession:
         self.registry, self.id, self.client = registry, session_id, client
         self.cfg = registry.cfg
         self.limits = self.cfg.serving
-        self._send: Callable[[dict], Awaitable[None]] = send
+        self._send: Callable[[bytes, dict], Awaitable[None]] = send  # (the frame, its map)
         self._send_lock = asyncio.Lock()
         self.log = SessionLogWriter(log_dir(self.cfg), session_id, durable=self.limits.log_fsync)
         # one writer thread per session: an fsync per message must not stall the event loop, and the
@@ -119,27 +131,28 @@ class LiveSession:
         self._forwarder: asyncio.Task | None = None
 
     # -- output ---------------------------------------------------------------------------------------
-    def record(self, frame) -> dict:
-        """Log a frame now (from sync code); ``arecord`` is the same off the event loop."""
-        data = frame if isinstance(frame, dict) else frame.model_dump(mode="python")
+    def record(self, frame) -> tuple[bytes, dict]:
+        """Log a frame now (from sync code); ``arecord`` is the same off the event loop. Returns the frame
+        as (msgpack bytes, map): the bytes are what is logged and sent, packed once."""
+        blob, data = framed(frame)
         if not self.log.closed:
-            self.log.append(data)
-        return data
+            self.log.append(data, blob)
+        return blob, data
 
-    async def arecord(self, frame) -> dict:
+    async def arecord(self, frame) -> tuple[bytes, dict]:
         """Log a frame and wait until it is written (and fsynced), without blocking the event loop."""
-        data = frame if isinstance(frame, dict) else frame.model_dump(mode="python")
+        blob, data = framed(frame)
         if not self.log.closed:
-            await asyncio.get_running_loop().run_in_executor(self._writer, self.log.append, data)
-        return data
+            await asyncio.get_running_loop().run_in_executor(self._writer, self.log.append, data, blob)
+        return blob, data
 
     async def send(self, frame, log_it: bool = True) -> None:
-        data = await self.arecord(frame) if log_it else frame
+        blob, data = await self.arecord(frame) if log_it else framed(frame)
         if self.closed:
             return
         try:
             async with self._send_lock:
-                await self._send(data)
+                await self._send(blob, data)
         except Exception:  # the client is gone; the session ends through the receive side
             self.closed = True
 
@@ -323,7 +336,11 @@ class LiveSession:
                     item = await asyncio.wait_for(gen.__anext__(), timeout)
                 except StopAsyncIteration:
                     break
-                kind = item.get("type")
+                if isinstance(item, bytes):  # a director-actor message, in its wire format
+                    item = framed(item)
+                    kind = item[1].get("type")
+                else:
+                    kind = item.get("type")
                 if kind == "_context":
                     self._merge(item["context"], job.line)
                     job.directed = True
@@ -385,7 +402,7 @@ class LiveSession:
             job = self.order[0]
             item = await job.out.get()
             await self.send(item, log_it=False)
-            if item.get("type") == "line_end":
+            if item[1].get("type") == "line_end":
                 if self.order and self.order[0] is job:
                     self.order.pop(0)
                 self._forget(job)
@@ -486,12 +503,12 @@ class SessionRegistry:
 
         await ws.accept()
 
-        async def send(data: dict) -> None:
-            await ws.send_bytes(pack(data))
+        async def send(blob: bytes, data: dict) -> None:
+            await ws.send_bytes(blob)
 
         async def refuse(code: str, message: str) -> None:
             with contextlib.suppress(Exception):
-                await send(error_frame("", code, message).model_dump(mode="python"))
+                await send(*framed(error_frame("", code, message)))
                 await ws.close(code=1008)
 
         if not authorized:
@@ -576,7 +593,7 @@ class SessionRegistry:
             return 429, {"code": "too_many_sessions", "message": why}
         frames: list[dict] = []
 
-        async def send(data: dict) -> None:
+        async def send(blob: bytes, data: dict) -> None:
             frames.append(data)
 
         session = self.create(client, send)
