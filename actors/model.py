@@ -134,6 +134,13 @@ class Encoded:
     phoneme_logits: torch.Tensor  # (B, T_video, vocab) for the CTC loss that keeps content phonetic
 
 
+# the batch keys ``encode`` takes, in its order (``forward`` and the benchmarks pass them from a batch)
+ENCODE_INPUTS: tuple[str, ...] = (
+    "phonemes", "lips", "video_mask", "dvector", "reference", "reference_mask", "guidance", "target_nodes",
+    "retrieved_nodes", "audio_nodes",
+)  # fmt: skip
+
+
 class ProgressiveGraphGenerator(nn.Module):
     def __init__(self, hp: ActorHParams):
         super().__init__()
@@ -244,10 +251,9 @@ class ProgressiveGraphGenerator(nn.Module):
     def expand(self, p: torch.Tensor, durations: torch.Tensor, t_acoustic: int) -> torch.Tensor:
         """Phoneme states (B, N, H) repeated over their frames, plus each frame's place in its phoneme."""
         b, n, h = p.shape
-        ends = durations.cumsum(1)
-        frame = torch.arange(t_acoustic, device=p.device).expand(b, t_acoustic).contiguous()
-        index = torch.searchsorted(ends, frame, right=True).clamp(max=n - 1)  # (B, T) token of each frame
-        start = (ends - durations).gather(1, index)
+        index = token_of_frame(durations, t_acoustic)
+        frame = torch.arange(t_acoustic, device=p.device).expand(b, t_acoustic)
+        start = (durations.cumsum(1) - durations).gather(1, index)
         length = durations.gather(1, index).clamp(min=1).float()
         place = torch.stack([(frame - start + 0.5) / length, torch.log1p(length) / 4.0], -1)
         return p.gather(1, index[..., None].expand(b, t_acoustic, h)) + self.position(place)
@@ -284,11 +290,7 @@ class ProgressiveGraphGenerator(nn.Module):
         return refined[:, start - lo : end - lo]
 
     def forward(self, batch: dict) -> dict:
-        enc = self.encode(
-            batch["phonemes"], batch["lips"], batch["video_mask"], batch["dvector"], batch["reference"],
-            batch["reference_mask"], batch["guidance"], batch["target_nodes"], batch["retrieved_nodes"],
-            batch["audio_nodes"], durations=batch.get("durations"),
-        )  # fmt: skip
+        enc = self.encode(*(batch[k] for k in ENCODE_INPUTS), durations=batch.get("durations"))
         coarse, refined, x = self._decode(enc.content, enc.style)
         mask = batch["acoustic_mask"]
         pooled = (x * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
@@ -303,15 +305,20 @@ class ProgressiveGraphGenerator(nn.Module):
         }
 
 
+def token_of_frame(durations: torch.Tensor, t_acoustic: int) -> torch.Tensor:
+    """(B, T) index of the token each acoustic frame belongs to under ``durations`` (B, N); frames past
+    the last token's end belong to it."""
+    b, n = durations.shape
+    frame = torch.arange(t_acoustic, device=durations.device).expand(b, t_acoustic).contiguous()
+    return torch.searchsorted(durations.cumsum(1), frame, right=True).clamp(max=n - 1)
+
+
 def attention_target(
     durations: torch.Tensor, num_video_frames: int, frames_per_video_frame: int
 ) -> torch.Tensor:
     """(B, T_video, N): the share of each video frame's acoustic frames that each token takes."""
     b, n = durations.shape
-    t_acoustic = num_video_frames * frames_per_video_frame
-    frame = torch.arange(t_acoustic, device=durations.device).expand(b, t_acoustic).contiguous()
-    index = torch.searchsorted(durations.cumsum(1), frame, right=True).clamp(max=n - 1)
-    one_hot = F.one_hot(index, n).float()
+    one_hot = F.one_hot(token_of_frame(durations, num_video_frames * frames_per_video_frame), n).float()
     return one_hot.view(b, num_video_frames, frames_per_video_frame, n).mean(2)
 
 

@@ -412,10 +412,11 @@ def validate(model, dataset, layout, recipe, sample_dir: Path, tag: str, stats) 
     model.eval()
     sums: dict[str, float] = {}
     n = 0
+    sp_weight = spectral_weights(stats, layout)
     for i in range(0, len(dataset), recipe.batch_size):
         items = [dataset[j] for j in range(i, min(len(dataset), i + recipe.batch_size))]
         batch = collate(items, model.hp.frames_per_video_frame)
-        batch["sp_weight"] = spectral_weights(stats, layout)
+        batch["sp_weight"] = sp_weight
         out = model(batch)
         losses = total_loss(model, out, batch, layout, recipe)
         for k in LOSS_KEYS:

@@ -14,12 +14,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import report  # noqa: E402
+from benchmarks.common import report, timed_clips  # noqa: E402
 
 SETTINGS = {"search": (1, 0.0), "search, min 2 frames": (2, 0.0), "min 2 + prior 0.5": (2, 0.5),
             "min 2 + prior 1 (default)": (2, 1.0), "min 2 + prior 2": (2, 2.0)}  # fmt: skip
-ENCODE_INPUTS = ("phonemes", "lips", "video_mask", "dvector", "reference", "reference_mask", "guidance",
-                 "target_nodes", "retrieved_nodes", "audio_nodes")  # fmt: skip
 
 
 def main() -> int:
@@ -37,33 +35,17 @@ def main() -> int:
     import numpy as np
     import torch
 
-    from actors.acoustics import FeatureStats, features_from_model
+    from actors.acoustics import features_from_model
     from actors.alignment import skippable, with_boundaries
-    from actors.dataset import ActorDataset, EmotionNodeTable, PhonemeVocabulary, collate, load_clips
-    from actors.features import FeatureStore
-    from actors.model import ActorHParams, ProgressiveGraphGenerator, alignment_from_attention
-    from actors.training import clip_durations
+    from actors.dataset import collate
+    from actors.model import ENCODE_INPUTS, alignment_from_attention
     from actors.vocoder import get_vocoder
-    from corpora.readers import read_corpus
+    from actors.voice import Actor
     from evaluation.wer import get_transcriber, word_error_rate
-    from retrieval.neighbours import load_neighbours
 
-    torch.set_num_threads(1)
-    state = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
-    model = ProgressiveGraphGenerator(ActorHParams(**state["hparams"]))
-    model.load_state_dict({k: v.float() for k, v in state["model"].items()})
-    model.eval()
-    vocab, stats = PhonemeVocabulary(state["vocab"]), FeatureStats.from_dict(state["stats"])
-    records = [r for r in read_corpus(args.corpus) if r.split == args.split]
-    clips = load_clips(FeatureStore(corpus=args.corpus), [r.clip_id for r in records])
-    durations = clip_durations(records, clips)
-    clips = [c for c in clips if c.clip_id in durations][: args.clips]
-    pool: dict = {}
-    for c in clips:
-        pool.setdefault(c.speaker, []).append(c)
-    k = max(model.hp.k, 1)
-    data = ActorDataset(clips, vocab, stats, EmotionNodeTable.from_library(args.library),
-                        load_neighbours(args.library, k=k), pool, durations, k, train=False)  # fmt: skip
+    actor = Actor.load(args.checkpoint)  # a training checkpoint loads as well as an exported one
+    model, stats = actor.model, actor.stats
+    clips, data = timed_clips(actor, args.corpus, args.library, args.split, args.clips)
     vocoder, asr = get_vocoder(), get_transcriber()
     wer: dict[str, list[float]] = {"engine timings": [], **{name: [] for name in SETTINGS}}
     for i, clip in enumerate(clips):

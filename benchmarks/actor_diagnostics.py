@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import report  # noqa: E402
+from benchmarks.common import report, timed_clips  # noqa: E402
 
 
 def main() -> int:
@@ -31,36 +31,25 @@ def main() -> int:
 
     import torch
 
-    from actors.acoustics import FeatureLayout, FeatureStats
-    from actors.dataset import ActorDataset, EmotionNodeTable, PhonemeVocabulary, collate, load_clips
-    from actors.features import FeatureStore
-    from actors.model import ActorHParams, ProgressiveGraphGenerator
-    from actors.training import clip_durations
-    from corpora.readers import read_corpus
-    from retrieval.neighbours import load_neighbours
+    from actors.acoustics import FeatureLayout
+    from actors.alignment import skippable, with_boundaries
+    from actors.dataset import collate
+    from actors.model import ENCODE_INPUTS
+    from actors.voice import Actor
 
-    torch.set_num_threads(1)
-    ENCODE_INPUTS = ("phonemes", "lips", "video_mask", "dvector", "reference", "reference_mask", "guidance",
-                     "target_nodes", "retrieved_nodes", "audio_nodes")  # fmt: skip
-    state = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
-    model = ProgressiveGraphGenerator(ActorHParams(**state["hparams"]))
-    model.load_state_dict({k: v.float() for k, v in state["model"].items()})
-    model.eval()
-    vocab, stats = PhonemeVocabulary(state["vocab"]), FeatureStats.from_dict(state["stats"])
-    records = [r for r in read_corpus(args.corpus) if r.split == "valid"][: args.clips]
-    clips = load_clips(FeatureStore(corpus=args.corpus), [r.clip_id for r in records])
-    pool: dict = {}
-    for c in clips:
-        pool.setdefault(c.speaker, []).append(c)
-    k = max(model.hp.k, 1)
-    durations = clip_durations(records, clips)  # teacher-forced: the engine's phone timings
-    clips = [c for c in clips if c.clip_id in durations]
-    data = ActorDataset(clips, vocab, stats, EmotionNodeTable.from_library(args.library),
-                        load_neighbours(args.library, k=k), pool, durations, k, train=False)  # fmt: skip
+    actor = Actor.load(args.checkpoint)  # a training checkpoint loads as well as an exported one
+    model = actor.model
+    clips, data = timed_clips(actor, args.corpus, args.library, "valid", args.clips)
     batch = collate([data[i] for i in range(len(data))], model.hp.frames_per_video_frame)
     with torch.no_grad():
         out = model(batch)
-        searched = model.encode(**{k: v for k, v in batch.items() if k in ENCODE_INPUTS})
+        cfg = actor.config.actor  # the search as dubbing runs it
+        can_skip = torch.zeros(batch["phonemes"].shape, dtype=torch.bool)
+        for i, clip in enumerate(clips):
+            skip = torch.from_numpy(skippable(with_boundaries(clip.phonemes)))
+            can_skip[i, : len(skip)] = skip
+        searched = model.encode(**{k: v for k, v in batch.items() if k in ENCODE_INPUTS}, can_skip=can_skip,
+                                min_frames=cfg.alignment_min_frames, prior_weight=cfg.alignment_prior_weight)  # fmt: skip
     # how far the dubbing-time alignment (monotonic search through the attention) is from the timings
     alignment_error = (searched.durations - batch["durations"]).abs().sum(1).float() / 2
     alignment_error = alignment_error / batch["acoustic_mask"].sum(1)
