@@ -50,28 +50,36 @@ class LogContents:
     problem: str | None = None
 
 
-def read_log(path: str | Path) -> LogContents:
-    data = Path(path).read_bytes()
-    out = LogContents()
-    unpacker = msgpack.Unpacker(raw=False, strict_map_key=True)
+def scan_frames(data: bytes) -> tuple[list[tuple[int, int, object]], int | None, str | None]:
+    """Every complete msgpack frame of a log's bytes as ``(offset, length, item)``, in order, up to the
+    first damage, and where and what that damage is (None, None for a whole log). Both log readers (this
+    one and ``serving.logs``) walk a file with it."""
+    unpacker = msgpack.Unpacker(raw=False, strict_map_key=True, max_buffer_size=max(len(data), 1 << 20))
     unpacker.feed(data)
+    frames: list[tuple[int, int, object]] = []
     offset = 0
     while True:
         try:
             item = unpacker.unpack()
         except msgpack.OutOfData:
             if offset < len(data):
-                out.damaged_at, out.problem = (
-                    offset,
-                    f"truncated frame ({len(data) - offset} bytes at the end)",
-                )
-            return out
+                return frames, offset, f"truncated frame ({len(data) - offset} bytes at the end)"
+            return frames, None, None
         except (msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, ValueError) as exc:
-            out.damaged_at, out.problem = offset, f"unreadable frame ({type(exc).__name__})"
-            return out
+            return frames, offset, f"unreadable frame ({type(exc).__name__})"
+        end = unpacker.tell()
+        frames.append((offset, end - offset, item))
+        offset = end
+
+
+def read_log(path: str | Path) -> LogContents:
+    frames, damaged_at, problem = scan_frames(Path(path).read_bytes())
+    out = LogContents()
+    for offset, _, item in frames:
         try:
             out.messages.append(from_dict(item))
         except MessageError as exc:
             out.damaged_at, out.problem = offset, str(exc)
             return out
-        offset = unpacker.tell()
+    out.damaged_at, out.problem = damaged_at, problem
+    return out

@@ -157,37 +157,25 @@ class SessionLog:
 
 def _scan(path: Path) -> tuple[list[Entry], int | None, str | None]:
     """Every complete frame of a log file, by walking it; where it is damaged, if it is."""
-    import msgpack
+    from dubber.message_log import scan_frames
 
-    data = path.read_bytes()
-    unpacker = msgpack.Unpacker(raw=False, strict_map_key=True, max_buffer_size=max(len(data), 1 << 20))
-    unpacker.feed(data)
+    frames, damaged_at, problem = scan_frames(path.read_bytes())
     out: list[Entry] = []
-    offset = 0
-    while True:
-        try:
-            item = unpacker.unpack()
-        except msgpack.OutOfData:
-            if offset < len(data):
-                return out, offset, f"truncated frame ({len(data) - offset} bytes at the end)"
-            return out, None, None
-        except (msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, ValueError) as exc:
-            return out, offset, f"unreadable frame ({type(exc).__name__})"
-        end = unpacker.tell()
+    for offset, length, item in frames:
         if not isinstance(item, dict):
             return out, offset, "a frame that is not a map"
         line, take = item.get("line", 0), item.get("take", 0)
         out.append(
             Entry(
                 offset,
-                end - offset,
+                length,
                 line if isinstance(line, int) else 0,
                 take if isinstance(take, int) else 0,
                 str(item.get("type")),
                 float(item.get("ts") or 0.0),
             )
         )
-        offset = end
+    return out, damaged_at, problem
 
 
 def open_log(path: str | Path) -> SessionLog:

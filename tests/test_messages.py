@@ -96,3 +96,23 @@ def test_guidance_is_validated():
         EmotionGuidance(
             emotion="sad", probabilities={"sad": 1.0}, intensity=1.5, valence=0, arousal=0.5, direction=""
         )
+
+
+def test_a_damaged_log_reads_up_to_the_damage_and_says_where(tmp_path):
+    from dubber.message_log import MessageLogWriter, read_log
+
+    path = tmp_path / "log.msgpack"
+    with MessageLogWriter(path, durable=False) as log:
+        for message in EXAMPLES:
+            log.append(message)
+    whole = read_log(path)
+    assert [m.type for m in whole.messages] == [m.type for m in EXAMPLES] and whole.damaged_at is None
+    data = path.read_bytes()
+    last = len(data) - len(encode(EXAMPLES[-1]))
+    path.write_bytes(data[:-3])  # a crash in the middle of the last frame
+    cut = read_log(path)
+    assert len(cut.messages) == len(EXAMPLES) - 1
+    assert cut.damaged_at == last and "truncated" in cut.problem
+    path.write_bytes(data[:last] + msgpack.packb({"type": "no-such-message"}))
+    bad = read_log(path)
+    assert len(bad.messages) == len(EXAMPLES) - 1 and bad.damaged_at == last
