@@ -162,6 +162,26 @@ class ServingConfig(_Section):
     warmup: bool = True  # each director replica dubs the demo line once at start (models load then)
 
 
+class LocalizationConfig(_Section):
+    """Batch localisation of whole films on Ray (``localization/``): stage resources, retries, the mix."""
+
+    perception_workers: int = 2  # perception actors (the costly stage: face track, landmarks, expression)
+    perception_cpus: float = 0.8
+    director_workers: int = 1  # direction + review actors (director cues, library, emotion classifier)
+    director_cpus: float = 0.2
+    speech_workers: int = 1  # actor (speech generator) replicas the directors share
+    speech_cpus: float = 0.2
+    max_tries: int = 3  # a failing line is tried this often, then recorded as failed with its reason
+    max_in_flight: int = 2  # lines queued per perception actor (keeps the pipeline full, not the heap)
+    max_takes: int = 1  # review rounds per line in a batch job (director.max_takes caps it)
+    use_llm: bool = False  # the director's LLM cue and notes (off by default: 2-core CPU)
+    actor_restarts: int = 4  # Ray restarts a dead stage actor this often (a lost node, an OOM kill)
+    library_uri: str | None = None  # the library on a shared filesystem / object store; None: library.db_uri
+    dialogue_gain: float = 1.0
+    me_gain: float = 0.5  # the music-and-effects track under the dialogue
+    min_line_seconds: float = 0.2  # shorter subtitle spans are refused (no room for a word)
+
+
 class DubberConfig(_Section):
     cache_dir: Path = Field(default_factory=default_cache_dir)
     media: MediaConfig = MediaConfig()
@@ -171,6 +191,7 @@ class DubberConfig(_Section):
     director: DirectorConfig = DirectorConfig()
     actor: ActorConfig = ActorConfig()
     serving: ServingConfig = ServingConfig()
+    localization: LocalizationConfig = LocalizationConfig()
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> DubberConfig:

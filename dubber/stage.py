@@ -41,6 +41,19 @@ class LineOutcome:
     warnings: list[str] = field(default_factory=list)
 
 
+@dataclass
+class PerceivedLine:
+    """What ``perceive_line`` hands to the directing and acting half."""
+
+    text: str
+    summary: dict
+    visual: object  # perception.features.VisualFeatures
+    inputs: object  # actors.features.ClipInputs
+    lips: np.ndarray | None  # inner-lip opening per frame, None without a face
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
 class DubbingStage:
     def __init__(self, actor=None, director=None, library=None, use_llm: bool = True):
         self._actor, self._director, self._library = actor, director, library
@@ -91,6 +104,34 @@ class DubbingStage:
         found = self.library.retrieve(vectors, k * take)
         return {m: refs[k * (take - 1) : k * take] for m, refs in found.items()}
 
+    def perceive_line(self, video: str | Path, text: str, language: str | None = None) -> PerceivedLine:
+        """The perception half of a line: what the director and the actor read of the clip and the text.
+        Plain data (it travels between Ray actors in batch localisation)."""
+        from actors.features import ClipInputs, lip_matrix
+        from perception.features import from_perception
+        from perception.pipeline import ClipPerceiver
+        from perception.text import normalise_text, phonemize
+
+        t0 = time.perf_counter()
+        perception = ClipPerceiver().perceive(video, require_face=False)
+        has_face = bool(perception.face.has_face.any())
+        warnings = [] if has_face else ["no face in the clip: the line is aligned by predicted durations only"]
+        inputs = ClipInputs(
+            clip_id=Path(video).stem,
+            text=text,
+            phonemes=phonemize(normalise_text(text, language or "en")),
+            lips=lip_matrix(perception.lips, np.asarray(perception.face.has_face, dtype=bool)),
+        )
+        return PerceivedLine(
+            text=text,
+            summary=perception.summary(),
+            visual=from_perception(perception),
+            inputs=inputs,
+            lips=perception.lips.inner_opening if has_face else None,
+            warnings=warnings,
+            seconds=time.perf_counter() - t0,
+        )
+
     def dub_line(
         self,
         session,
@@ -104,33 +145,53 @@ class DubbingStage:
         fit: str = "refuse",
         emit=lambda m: None,
     ) -> LineOutcome:
-        from actors.features import ClipInputs, lip_matrix
-        from actors.voice import EmotionNodes
         from agents.language import check_language
-        from perception.audio import resample
-        from perception.features import from_perception
-        from perception.pipeline import ClipPerceiver
-        from perception.text import decode_line, normalise_text, phonemize
+        from perception.text import decode_line
 
         t0 = time.perf_counter()
         text = decode_line(text, source="--text")
         check_language(text, self.director.languages, language)  # before any expensive work
         emit(LineRequest(session=session.session, line=line, text=text, character=character))
         prompt = self.actor.voice_prompt(prompt_audio, prompt_sr)
-        perception = ClipPerceiver().perceive(video, require_face=False)
-        warnings = []
-        if not perception.face.has_face.any():
-            warnings.append("no face in the clip: the line is aligned by predicted durations only")
-        emit(PerceptionReport(session=session.session, line=line, summary=perception.summary()))
-        visual = from_perception(perception)
-        inputs = ClipInputs(
-            clip_id=Path(video).stem,
-            text=text,
-            phonemes=phonemize(normalise_text(text, language or "en")),
-            lips=lip_matrix(perception.lips, np.asarray(perception.face.has_face, dtype=bool)),
+        perceived = self.perceive_line(video, text, language)
+        return self._perform(session, line, perceived, prompt, prompt_audio, prompt_sr, character, language,
+                             fit, emit, t0)  # fmt: skip
+
+    def perform_line(
+        self,
+        session,
+        line: int,
+        perceived: PerceivedLine,
+        prompt_audio: np.ndarray,
+        prompt_sr: int,
+        character: str | None = None,
+        language: str | None = None,
+        fit: str = "refuse",
+        emit=lambda m: None,
+        request: LineRequest | None = None,
+    ) -> LineOutcome:
+        """The directing and acting half of a line perceived elsewhere (``perceive_line``)."""
+        from agents.language import check_language
+
+        t0 = time.perf_counter()
+        check_language(perceived.text, self.director.languages, language)
+        request = request or LineRequest(
+            session=session.session, line=line, text=perceived.text, character=character
         )
+        emit(request)
+        prompt = self.actor.voice_prompt(prompt_audio, prompt_sr)
+        return self._perform(session, line, perceived, prompt, prompt_audio, prompt_sr, character, language,
+                             fit, emit, t0 - perceived.seconds)  # fmt: skip
+
+    def _perform(self, session, line, perceived: PerceivedLine, prompt, prompt_audio, prompt_sr, character,
+                 language, fit, emit, t0) -> LineOutcome:  # fmt: skip
+        from actors.voice import EmotionNodes
+        from perception.audio import resample
+
+        text, visual = perceived.text, perceived.visual
+        emit(PerceptionReport(session=session.session, line=line, summary=perceived.summary))
         guidance = session.direct(line, text, visual, character, language)
-        inputs = self.actor.fit_line(inputs, guidance.pace, fit)
+        inputs = self.actor.fit_line(perceived.inputs, guidance.pace, fit)
         references: dict[str, list[ReferenceClip]] = {}
         sr = self.config.media.sample_rate
 
@@ -161,7 +222,7 @@ class DubbingStage:
             text=text,
             emit=emit,
             fps=self.config.media.fps,
-            lips=perception.lips.inner_opening if perception.face.has_face.any() else None,
+            lips=perceived.lips,
             prompt_audio=resample(prompt_audio, prompt_sr, sr),
         )
         chosen = result.chosen
@@ -174,5 +235,5 @@ class DubbingStage:
             chosen_take=chosen.number,
             scores=chosen.scores.model_dump(),
             seconds=round(time.perf_counter() - t0, 2),
-            warnings=warnings,
+            warnings=list(perceived.warnings),
         )
