@@ -182,6 +182,16 @@ class LocalizationConfig(_Section):
     min_line_seconds: float = 0.2  # shorter subtitle spans are refused (no room for a word)
 
 
+class InspectorConfig(_Section):
+    """The message-log inspector (``inspector/``): ``/logs`` on the app, ``dubber logs serve DIR`` offline."""
+
+    host: str = "127.0.0.1"  # of ``dubber logs serve``; anything but loopback needs ``serving.token``
+    port: int = 8010
+    follow_poll_s: float = 0.25  # how often a followed log is checked for new messages
+    keepalive_s: float = 15.0  # a comment line on a quiet event stream, so proxies keep it open
+    max_prosody_seconds: float = 120.0  # F0 and energy of a take are computed on at most this much audio
+
+
 class DubberConfig(_Section):
     cache_dir: Path = Field(default_factory=default_cache_dir)
     media: MediaConfig = MediaConfig()
@@ -192,6 +202,7 @@ class DubberConfig(_Section):
     actor: ActorConfig = ActorConfig()
     serving: ServingConfig = ServingConfig()
     localization: LocalizationConfig = LocalizationConfig()
+    inspector: InspectorConfig = InspectorConfig()
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> DubberConfig:
