@@ -8,7 +8,8 @@
                     streams every director-actor message (``dubber.messages`` maps) as it is emitted,
                     audio chunks resampled to the session's rate.
     Ingress         the websocket API (``/v1/session``, ``docs/protocol.md``), ``POST /v1/dub``,
-                    ``GET /healthz``, ``GET /v1/sessions/{id}/log``; sessions live here (``serving.sessions``).
+                    ``GET /healthz``, ``GET /v1/sessions/{id}/log``; sessions live here (``serving.sessions``);
+                    ``/logs``: the message-log inspector (``inspector.router``).
 
 ``build_app(config)`` binds the three with the CPU/GPU resources of ``config.serving``.
 """
@@ -30,6 +31,8 @@ import numpy as np
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
 from ray import serve
+
+from inspector.router import router as logs_router
 
 log = logging.getLogger(__name__)
 
@@ -292,6 +295,7 @@ class DirectorWorker:
 
 # -- the ingress --------------------------------------------------------------------------------------------
 api = FastAPI(title="Authentic Dubber", docs_url=None, redoc_url=None)
+api.include_router(logs_router)  # /logs: the message-log inspector, behind the same bearer token
 
 
 @serve.deployment(max_ongoing_requests=256)

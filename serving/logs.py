@@ -11,6 +11,7 @@ an index that is missing or short (a crash between the two writes) is rebuilt fr
     dubber logs show SESSION [--line N] [--take T] [--type guidance,review] [--json]
     dubber logs tail SESSION [-n 20] [--follow]
     dubber logs export SESSION [--out FILE.json] [--wav DIR]
+    dubber logs serve DIR [--host 127.0.0.1] [--port 8010]   # the browser view (inspector/)
 """
 
 from __future__ import annotations
@@ -286,6 +287,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             s.add_argument("--out", type=Path, help="write the JSON here (default: stdout)")
             s.add_argument("--audio", action="store_true", help="keep the audio bytes (base64)")
             s.add_argument("--wav", type=Path, help="write the chosen take of each line here as wav")
+    sv = sub.add_parser("serve", help="browse the logs of a folder (sessions, dub logs, batch jobs) at /logs")
+    sv.add_argument("directory", type=Path, help="a log folder, a batch job's output folder, or a folder of them")
+    sv.add_argument("--host", help="address to listen on (default: inspector.host, 127.0.0.1)")
+    sv.add_argument("--port", type=int, help="port (default: inspector.port, 8010)")
+    sv.add_argument("--library", help="the reference library whose clips the page plays (default: library.db_uri)")
 
 
 def list_sessions(directory: Path) -> list[dict]:
@@ -330,6 +336,10 @@ def line_audio(log: SessionLog) -> dict[int, tuple[int, object]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.logs_command == "serve":
+        from inspector.app import serve
+
+        return serve(args.directory, args.host, args.port, args.library)
     directory = args.dir or log_dir()
     if args.logs_command == "list":
         sessions = list_sessions(directory)

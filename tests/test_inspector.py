@@ -1,0 +1,345 @@
+"""The message-log inspector end to end: real logs from a real dub, served over HTTP, read in Chromium.
+
+One line of the bundled demo clip is dubbed by the project's stage (shipped actor, no-LLM director, a copy of
+the shipped library) under a strict review policy, so take 1 is rejected and re-directed and take 2 follows.
+Its messages, every audio chunk included (streamed from ``Actor.stream`` into the log the way the server's
+actor proxy does), are written through ``SessionLogWriter`` as a session log, as a plain ``dubber dub --log``
+log, as a batch job's line log, and as damaged copies. The inspector (the ``dubber logs serve`` app) serves
+the folder on a loopback port: the API is checked with plain HTTP, the page in headless Debian Chromium
+driven by Playwright. Screenshots land in ``runs/test-artifacts/inspector/``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import msgpack
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.conftest import REPO
+
+DEMO = REPO / "assets" / "demo"
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = REPO / "runs" / "test-artifacts" / "inspector"
+SESSION = "20261202-040000-a1b2c3d4"
+
+
+class StreamingActor:
+    """The shipped actor; each take's audio goes into the line's log chunk by chunk as it is vocoded (what
+    ``serving.remote.RemoteActor`` does between the server's replicas)."""
+
+    def __init__(self, actor, ctx):
+        self.actor, self.ctx = actor, ctx
+
+    def __getattr__(self, name):
+        return getattr(self.actor, name)
+
+    def perform(self, inputs, prompt, guidance, nodes) -> np.ndarray:
+        parts = []
+        for seq, chunk in enumerate(self.actor.stream(inputs, prompt, guidance, nodes)):
+            parts.append(chunk)
+            self.ctx.audio(chunk, seq)
+        return np.concatenate(parts)
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory) -> Path:
+    """A copy of the shipped reference library (its rows' media paths are the build machine's)."""
+    library = tmp_path_factory.mktemp("inspector-lib") / "library"
+    shutil.copytree(REPO / "assets" / "library", library)
+    return library
+
+
+@pytest.fixture(scope="module")
+def frames(library) -> list[bytes]:
+    """Every frame of one dubbed line's session, in its msgpack wire format, in log order."""
+    from actors.voice import Actor
+    from dubber.config import get_config, set_config
+    from dubber.stage import DubbingStage
+    from serving.protocol import ClosedFrame, LineEnd, LoggedLine, LoggedOpen, pack
+    from serving.remote import LineContext
+
+    base = get_config()
+    director = base.director.model_copy(update={"max_takes": 2, "min_speaker_similarity": 0.999})
+    library_cfg = base.library.model_copy(update={"db_uri": str(library)})
+    set_config(base.model_copy(update={"director": director, "library": library_cfg}))
+    try:
+        out: list[bytes] = []
+        text = (DEMO / "line.txt").read_text().strip()
+        out.append(pack(LoggedOpen(session=SESSION, name="demo", sample_rate=16000, max_takes=2, voices={"Ada": 3.1})))
+        out.append(pack(LoggedLine(session=SESSION, line=1, text=text, character="Ada", clip_id="demo")))
+        ctx = LineContext(out.append, threading.Event(), SESSION, 1, 16000)
+        stage = DubbingStage(actor=StreamingActor(Actor.load(), ctx), use_llm=False)
+        prompt, sr = sf.read(DEMO / "voice.wav", dtype="float32")
+        t0 = time.monotonic()
+        outcome = stage.dub_line(stage.session(SESSION), 1, DEMO / "video.mp4", text, prompt, sr,
+                                 character="Ada", fit="speed", emit=ctx.emit)  # fmt: skip
+        out.append(pack(LineEnd(session=SESSION, line=1, status="done", chosen_take=outcome.chosen_take,
+                                takes=outcome.takes, duration_s=round(len(outcome.audio) / outcome.sample_rate, 3),
+                                seconds=round(time.monotonic() - t0, 3))))  # fmt: skip
+        out.append(pack(ClosedFrame(session=SESSION, lines=1)))
+    finally:
+        set_config(base)
+    return out
+
+
+def maps(blobs: list[bytes]) -> list[dict]:
+    return [msgpack.unpackb(b, raw=False) for b in blobs]
+
+
+def write_session(directory: Path, session: str, blobs: list[bytes]) -> Path:
+    from serving.logs import SessionLogWriter
+
+    writer = SessionLogWriter(directory, session, durable=False)
+    for blob in blobs:
+        item = msgpack.unpackb(blob, raw=False)
+        item["session"] = session
+        writer.append(item)
+    writer.close()
+    return writer.path
+
+
+@pytest.fixture(scope="module")
+def logdir(frames, tmp_path_factory) -> Path:
+    """A folder as ``dubber logs serve`` meets it: a session log, a plain dub log in a subfolder, a batch job
+    folder, a truncated log and one with a corrupt frame in the middle."""
+    from dubber.message_log import MessageLogWriter
+    from dubber.messages import MESSAGE_TYPES, decode
+
+    root = tmp_path_factory.mktemp("inspector-logs")
+    path = write_session(root, SESSION, frames)
+    with MessageLogWriter(root / "dub" / "messages.msgpack", durable=False) as w:  # what `dubber dub --log` keeps
+        for blob, item in zip(frames, maps(frames), strict=True):
+            if item["type"] in MESSAGE_TYPES and item["type"] != "audio":
+                w.append(decode(blob))
+    job = root / "job-a"
+    (job / "logs").mkdir(parents=True)
+    (job / "job.json").write_text(json.dumps({"job": "job-a", "status": "running", "lines": 2}))
+    write_session(job / "logs", "job-a-l0001", frames)
+    # copies of the session's log and index, then damaged
+    for name in ("damaged", "corrupt"):
+        shutil.copy(path, root / f"{name}.msgpack")
+        shutil.copy(path.with_suffix(".index"), root / f"{name}.index")
+    items = maps(frames)
+    # truncated in the middle of the first review: the index still lists frames the log has lost
+    review = next(i for i, m in enumerate(items) if m["type"] == "review")
+    cut = sum(len(b) for b in frames[:review]) + len(frames[review]) // 2
+    (root / "damaged.msgpack").write_bytes(path.read_bytes()[:cut])
+    # a byte msgpack never uses, where the first take message starts; the index is intact
+    take = next(i for i, m in enumerate(items) if m["type"] == "take")
+    data = bytearray(path.read_bytes())
+    data[sum(len(b) for b in frames[:take])] = 0xC1
+    (root / "corrupt.msgpack").write_bytes(bytes(data))
+    return root
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """The ``dubber logs serve`` app under uvicorn on a loopback port, in a thread."""
+
+    def __init__(self, directory: Path, token: str | None = None, library: Path | None = None):
+        import uvicorn
+
+        from inspector.app import build_app
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(build_app(directory, token, str(library) if library else None), host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            assert time.monotonic() < deadline, "the inspector did not start"
+            time.sleep(0.05)
+
+    def get(self, path: str, headers: dict | None = None) -> tuple[int, dict, bytes]:
+        req = urllib.request.Request(self.url + path, headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                return r.status, dict(r.headers), r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read()
+
+    def json(self, path: str):
+        status, _, body = self.get(path)
+        assert status == 200, body
+        return json.loads(body)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def server(logdir, library, frames):
+    """The inspector over ``logdir``; the library's first reference of the line has its media on this machine
+    (the demo clip's audio stands in for it), the second's are elsewhere."""
+    from retrieval.library import ReferenceLibrary
+
+    refs = next(m for m in maps(frames) if m["type"] == "references")["references"]
+    table = ReferenceLibrary.open(str(library)).table
+    media = logdir.parent / "media.wav"
+    shutil.copy(DEMO / "audio.wav", media)
+    table.update(where=f"clip_id = '{refs[0]['clip_id']}'", values={"audio_path": str(media)})
+    table.update(where=f"clip_id = '{refs[1]['clip_id']}'", values={"audio_path": "/nowhere/audio.wav"})
+    s = Server(logdir, library=library)
+    yield s
+    s.stop()
+
+
+# -- the API, without a browser ---------------------------------------------------------------------------
+def test_listing_has_sessions_plain_logs_and_batch_jobs(server):
+    listing = server.json("/logs/api/sessions")
+    by_id = {s["id"]: s for s in listing["sessions"]}
+    assert set(by_id) == {SESSION, "dub~messages", "job-a~logs~job-a-l0001", "damaged", "corrupt"}
+    assert by_id[SESSION]["kind"] == "session" and by_id[SESSION]["closed"] and by_id[SESSION]["damage"] is None
+    assert by_id["dub~messages"]["kind"] == "plain" and by_id["dub~messages"]["lines"] == 1
+    (job,) = listing["jobs"]
+    assert job["id"] == "job-a" and job["info"]["status"] == "running"
+    assert job["sessions"] == ["job-a~logs~job-a-l0001"] and by_id["job-a~logs~job-a-l0001"]["job"] == "job-a"
+    assert by_id["damaged"]["damage"]["torn_tail"] and by_id["corrupt"]["damage"]["problem"].startswith("unreadable")
+
+
+def test_session_view_groups_the_conversation(server, frames):
+    view = server.json(f"/logs/api/sessions/{SESSION}")
+    items = maps(frames)
+    assert view["summary"]["messages"] == len(items) and view["end_offset"] == sum(len(b) for b in frames)
+    assert [m["type"] for m in view["session"]] == ["session", "closed"]
+    (line,) = view["lines"]
+    assert line["text"] == (DEMO / "line.txt").read_text().strip() and line["character"] == "Ada"
+    assert line["status"] == "done" and line["redirected"] and line["emotion"] == "angry"
+    assert [t["take"] for t in line["takes"]] == [1, 2]
+    first, second = line["takes"]
+    assert not first["review"]["accepted"] and "voice drifts" in first["review"]["reason"]
+    assert second["guidance"] == first["review"]["revised"] and second["guidance"]["revision"] == 1
+    assert len(first["references"]) == 9 and all(r["caption"] for r in first["references"])
+    chunks = [m for m in items if m["type"] == "audio" and m["take"] == 1]
+    assert first["audio"]["chunks"] == len(chunks) > 1
+    assert first["audio"]["samples"] == sum(len(m["pcm16"]) for m in chunks) // 2
+    assert sum(t["chosen"] for t in line["takes"]) == 1 and line["chosen_take"] == line["accept"]["chosen_take"]
+    # messages are plain JSON and audio is never inlined
+    assert not any(m["type"] == "audio" for m in line["messages"])
+    assert "base64" not in json.dumps(view)
+
+
+def test_take_wav_is_its_chunks_assembled(server, frames):
+    items = maps(frames)
+    status, headers, body = server.get(f"/logs/api/sessions/{SESSION}/takes/1/2.wav")
+    assert status == 200 and headers["content-type"] == "audio/wav"
+    audio, sr = sf.read(io.BytesIO(body), dtype="int16")
+    chunks = sorted((m["seq"], m["pcm16"]) for m in items if m["type"] == "audio" and m["take"] == 2)
+    assert sr == 16000 and audio.tobytes() == b"".join(p for _, p in chunks)
+    take = next(m for m in items if m["type"] == "take" and m["take"] == 2)
+    assert abs(len(audio) / sr - take["duration_s"]) < 0.05
+    prosody = server.json(f"/logs/api/sessions/{SESSION}/takes/1/2/prosody")
+    assert len(prosody["f0"]) == len(prosody["energy_db"]) == int(len(audio) / sr / 0.01) + 1
+    assert sum(f > 0 for f in prosody["f0"]) > 20 and max(prosody["energy_db"]) > -40
+
+
+def test_damaged_logs_show_everything_before_the_damage(server, frames):
+    items = maps(frames)
+    review = next(i for i, m in enumerate(items) if m["type"] == "review")
+    view = server.json("/logs/api/sessions/damaged")
+    damage = view["summary"]["damage"]
+    assert damage["offset"] == sum(len(b) for b in frames[:review]) and damage["messages"] == review
+    assert damage["problem"].startswith("truncated frame") and damage["torn_tail"]
+    (line,) = view["lines"]
+    assert line["takes"][0]["take_message"] and line["takes"][0]["review"] is None
+    take = next(i for i, m in enumerate(items) if m["type"] == "take")
+    view = server.json("/logs/api/sessions/corrupt")
+    damage = view["summary"]["damage"]
+    assert damage["offset"] == sum(len(b) for b in frames[:take]) and damage["messages"] == take
+    assert not damage["torn_tail"] and view["summary"]["messages"] == take
+
+
+def test_unknown_ids_paths_and_missing_audio_are_404(server):
+    for path in ("/logs/api/sessions/nope", "/logs/api/sessions/..~..~etc~passwd", "/logs/api/sessions/%2e%2e",
+                 "/logs/api/sessions/..%2F..%2Fetc%2Fpasswd/export.json", "/logs/static/..%2Finspector.js",
+                 f"/logs/api/sessions/{SESSION}/takes/1/9.wav"):  # fmt: skip
+        status, _, body = server.get(path)
+        assert status == 404, (path, body)
+    status, _, body = server.get("/logs/api/sessions/nope")
+    assert "no session 'nope'" in json.loads(body)["message"]
+    status, _, body = server.get("/logs/api/sessions/dub~messages/takes/1/1.wav")
+    assert status == 404 and "no audio was logged" in json.loads(body)["message"]
+
+
+def test_export_json_is_the_whole_session(server, frames):
+    status, headers, body = server.get(f"/logs/api/sessions/{SESSION}/export.json")
+    assert status == 200 and "attachment" in headers["content-disposition"]
+    doc = json.loads(body)
+    assert doc["session"] == SESSION and doc["damage"] is None and len(doc["messages"]) == len(frames)
+    assert doc["messages"][0]["offset"] == 0 and doc["messages"][-1]["type"] == "closed"
+
+
+def test_reference_audio_comes_from_the_library_row(server, frames):
+    refs = next(m for m in maps(frames) if m["type"] == "references")["references"]
+    status, _, body = server.get(f"/logs/api/references/{refs[0]['clip_id']}.wav")
+    assert status == 200 and len(sf.read(io.BytesIO(body))[0]) == len(sf.read(DEMO / "audio.wav")[0])
+    status, _, body = server.get(f"/logs/api/references/{refs[1]['clip_id']}.wav")
+    assert status == 404 and "not on this machine" in json.loads(body)["message"]
+    status, _, body = server.get("/logs/api/references/c99999.wav")
+    assert status == 404 and "not in the library" in json.loads(body)["message"]
+
+
+def test_a_token_guards_every_route(logdir):
+    s = Server(logdir, token="s3cret")
+    try:
+        assert s.get("/logs/api/sessions")[0] == 401 and s.get("/logs")[0] == 401
+        assert s.get("/logs/api/sessions", {"Authorization": "Bearer s3cret"})[0] == 200
+        req = urllib.request.Request(s.url + "/logs?token=s3cret")
+        opener = urllib.request.build_opener(NoRedirect)
+        with pytest.raises(urllib.error.HTTPError) as redirect:
+            opener.open(req)
+        assert redirect.value.code == 303
+        cookie = redirect.value.headers["set-cookie"].split(";")[0]
+        assert "HttpOnly" in redirect.value.headers["set-cookie"]
+        assert s.get("/logs/api/sessions", {"Cookie": cookie})[0] == 200
+        assert s.get("/logs", {"Cookie": cookie})[0] == 200
+    finally:
+        s.stop()
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def test_follow_reads_new_frames_from_the_offset_it_reached(frames, tmp_path):
+    from inspector.store import LogStore
+    from serving.logs import SessionLogWriter
+
+    from_dub = maps(frames)
+    writer = SessionLogWriter(tmp_path, "live", durable=False)
+    for item in from_dub[:5]:
+        writer.append(item)
+    store = LogStore(tmp_path)
+    view = store.load("live")[2]
+    events = store.follow("live", view.end_offset, 0.01, lambda: False)
+    assert next(events)[0] == "idle"
+    for item in from_dub[5:8]:
+        writer.append(item)
+    got = [e for e in (next(events) for _ in range(20)) if e[0] == "message"]
+    assert [e[1]["message"]["type"] for e in got] == [m["type"] for m in from_dub[5:8]]
+    assert got[-1][1]["next_offset"] == writer.path.stat().st_size and got[-1][1]["line"]["line"] == 1
+    with writer.path.open("ab") as f:
+        f.write(b"\xc1" * 4)
+    assert next(e for e in events if e[0] != "idle")[0] == "damage"
+    events.close()
+    writer.close()
