@@ -28,7 +28,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("library", "retrieval.cli", "the Reference Footage library (LanceDB): build, search, info, neighbours"),
     ("serve", "serving.cli", "start (or stop) the Ray Serve app: websocket dubbing sessions and REST"),
     ("client", "serving.client", "dub a line through a running server, writing audio as it streams"),
-    ("logs", "serving.logs", "inspect session message logs: list, show, tail, export"),
+    ("logs", "serving.logs", "inspect session message logs: list, show, tail, export, serve (in a browser)"),
     ("localize", "localization.cli", "dub a whole film (or many clips) as one resumable job on Ray"),
 ]
 

@@ -343,3 +343,171 @@ def test_follow_reads_new_frames_from_the_offset_it_reached(frames, tmp_path):
     assert next(e for e in events if e[0] != "idle")[0] == "damage"
     events.close()
     writer.close()
+
+
+# -- the page, in headless Chromium ------------------------------------------------------------------------
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-dev-shm-usage", "--mute-audio",
+    "--autoplay-policy=no-user-gesture-required",  # play() from the test, not from a click
+]  # fmt: skip
+INK = """c => {
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let ink = 0, f0 = 0;
+  for (let i = 0; i < d.length; i += 4) {
+    if (d[i] < 235 || d[i + 1] < 235 || d[i + 2] < 235) ink++;
+    if (d[i] < 90 && d[i + 2] > 180) f0++;  // the F0 curve's blue
+  }
+  return {ink, f0, pixels: d.length / 4};
+}"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.is_file():
+        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium (`make test` installs it as root)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e .[dev])")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    page.errors = []
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    yield page
+    context.close()
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_browser_session_conversation_play_plot_search_export(server, page, frames):
+    page.goto(server.url + "/logs")
+    page.wait_for_selector(f'.session-item[data-id="{SESSION}"]')
+    assert page.locator('.job[data-job="job-a"] .session-item').count() == 1
+    assert page.locator('.session-item[data-id="damaged"] .badge').first.inner_text() == "torn end"
+    shot(page, "01-listing")
+    page.click(f'.session-item[data-id="{SESSION}"]')
+    line = page.locator('.line[data-line="1"]')
+    line.locator('.take[data-take="2"] .review').wait_for()
+    # the guidance: eight emotion bars, the guided one on top and widest
+    rows = line.locator(".guidance").first.locator(".bar-row")
+    assert rows.count() == 8
+    assert line.locator(".guidance").first.locator(".bar-row.top").get_attribute("data-emotion") == "angry"
+    widths = line.locator(".guidance").first.locator(".bar-fill").evaluate_all(
+        "els => els.map(e => e.getBoundingClientRect().width)"
+    )
+    assert max(widths) == widths[0] > 0  # angry is the first class
+    assert line.locator(".guidance .direction").first.inner_text().strip("“”")
+    assert line.locator('.take[data-take="1"] .reference').count() == 9
+    assert "re-directed" in line.locator('.take[data-take="1"] .review').inner_text()
+    assert line.locator('.take[data-take="2"] .guidance .badge').inner_text() == "revision 1"
+    # play the chosen take: time advances, no media error
+    audio = line.locator('.take[data-take="2"] audio')
+    audio.evaluate("a => a.play()")
+    page.wait_for_function("a => a.currentTime > 0.3", arg=audio.element_handle())
+    assert audio.evaluate("a => a.error === null && !a.paused")
+    # its F0 and energy plot has ink, the F0 curve among it
+    canvas = line.locator('.take[data-take="2"] canvas.prosody')
+    page.wait_for_selector('.take[data-take="2"] canvas[data-drawn]')
+    ink = canvas.evaluate(INK)
+    assert ink["ink"] > 0.05 * ink["pixels"] and ink["f0"] > 200, ink
+    shot(page, "02-session-playing")
+    audio.evaluate("a => a.pause()")
+    # a reference clip plays from the library; one whose media are elsewhere says so
+    refs = line.locator('.take[data-take="1"] .reference')
+    refs.nth(0).locator(".play-ref").click()
+    page.wait_for_function("() => refAudio && refAudio.currentTime > 0.1")
+    refs.nth(1).locator(".play-ref").click()
+    page.wait_for_function("el => el.textContent.includes('not on this machine')",
+                           arg=refs.nth(1).locator(".ref-error").element_handle())  # fmt: skip
+    # search and filters
+    page.fill("#search", "no such words anywhere")
+    assert page.inner_text("#line-count") == "0 of 1 lines" and line.is_hidden()
+    page.fill("#search", "never to come back")
+    assert page.inner_text("#line-count") == "1 of 1 lines" and line.is_visible()
+    page.fill("#search", "voice drifts")  # a review's reason
+    assert line.is_visible()
+    page.fill("#search", "")
+    page.select_option("#emotion-filter", "angry")
+    assert line.is_visible()
+    page.select_option("#status-filter", "first")
+    assert line.is_hidden()
+    page.select_option("#status-filter", "redirected")
+    assert line.is_visible()
+    shot(page, "03-filtered")
+    # export
+    with page.expect_download() as download:
+        page.click("#export")
+    doc = json.loads(Path(download.value.path()).read_text())
+    assert doc["session"] == SESSION and len(doc["messages"]) == len(frames)
+    assert page.errors == []
+
+
+def test_browser_follows_a_log_being_written(frames, page, tmp_path):
+    from serving.logs import SessionLogWriter
+
+    items = maps(frames)
+    guidance = next(i for i, m in enumerate(items) if m["type"] == "guidance")
+    writer = SessionLogWriter(tmp_path, "live", durable=False)
+    for item in items[: guidance + 1]:
+        writer.append(item)
+    s = Server(tmp_path)
+    try:
+        page.goto(f"{s.url}/logs#session=live")
+        line = page.locator('.line[data-line="1"]')
+        line.locator(".guidance").first.wait_for()
+        page.wait_for_function("() => document.querySelector('#live').textContent === 'following'")
+        assert line.locator(".take").count() == 0 and line.get_attribute("data-status") == "running"
+        shot(page, "04-live-before")
+
+        def write_rest():
+            for item in items[guidance + 1 :]:
+                writer.append(item)
+                time.sleep(0.005)
+
+        t = threading.Thread(target=write_rest)
+        t.start()
+        line.locator('.take[data-take="2"] .review').wait_for()
+        page.wait_for_function("() => document.querySelector('#live').textContent === 'closed'")
+        t.join()
+        line = page.locator('.line[data-line="1"]')
+        assert line.get_attribute("data-status") == "done" and line.locator(".take").count() == 2
+        page.wait_for_selector('.take[data-take="2"] canvas[data-drawn]')
+        assert page.locator("#session-meta").inner_text().count(f"{len(items)} messages") == 1
+        shot(page, "05-live-after")
+        assert page.errors == []
+    finally:
+        writer.close()
+        s.stop()
+
+
+def test_browser_shows_damage_and_what_came_before(server, page, frames):
+    items = maps(frames)
+    review = next(i for i, m in enumerate(items) if m["type"] == "review")
+    page.goto(f"{server.url}/logs#session=damaged")
+    banner = page.locator("#damage")
+    banner.wait_for()
+    offset = sum(len(b) for b in frames[:review])
+    assert f"at byte {offset} " in banner.inner_text() and f"after {review} messages" in banner.inner_text()
+    line = page.locator('.line[data-line="1"]')
+    assert line.locator(".guidance").count() >= 1 and line.locator('.take[data-take="1"] audio').count() == 1
+    assert line.locator(".review").count() == 0
+    shot(page, "06-damaged")
+    page.goto(f"{server.url}/logs#session=corrupt")
+    page.wait_for_function("() => document.querySelector('#damage').textContent.includes('unreadable frame')")
+    assert page.locator('.line[data-line="1"] .take').count() == 1  # references and audio came before
+    shot(page, "07-corrupt")
+    page.goto(f"{server.url}/logs#session=dub~messages")
+    page.wait_for_selector('.line[data-line="1"] .take[data-take="2"]')
+    assert "no audio in this log" in page.locator('.take[data-take="1"]').inner_text()
+    shot(page, "08-dub-log")
+    assert page.errors == []

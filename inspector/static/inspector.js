@@ -19,11 +19,12 @@ function h(tag, attrs, ...children) {
     else if (k === "style") el.style.cssText = v;
     else el.setAttribute(k, v === true ? "" : v);
   }
-  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) el.append(c);
+  for (const c of children.flat(Infinity)) if (c !== null && c !== undefined && c !== false) el.append(c);
   return el;
 }
 const $ = (sel) => document.querySelector(sel);
 const fmt = (x, d = 2) => (typeof x === "number" && isFinite(x) ? x.toFixed(d) : "–");
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 const when = (ts) => (ts ? new Date(ts * 1000).toLocaleString() : "–");
 async function getJSON(url) {
   const r = await fetch(url, { credentials: "same-origin" });
@@ -57,7 +58,7 @@ function sessionItem(s) {
   return h("a", { class: "session-item" + (s.id === state.id ? " selected" : ""), role: "listitem",
     href: `#session=${encodeURIComponent(s.id)}`, dataset: { id: s.id } },
     h("div", { class: "sid" }, s.id, badges),
-    h("div", { class: "smeta" }, `${when(s.first)} · ${s.lines} lines · ${s.takes} takes · ${s.messages} messages`));
+    h("div", { class: "smeta" }, `${when(s.first)} · ${plural(s.lines, "line")} · ${plural(s.takes, "take")} · ${plural(s.messages, "message")}`));
 }
 
 function renderListing() {
@@ -68,7 +69,7 @@ function renderListing() {
   const loose = state.listing.sessions.filter((s) => !s.job && match(s));
   list.replaceChildren();
   if (!state.listing.sessions.length) list.append(h("p", { class: "muted" }, "No message logs in this folder yet."));
-  if (loose.length) list.append(h("div", { class: "group-title" }, "Sessions"), loose.map(sessionItem));
+  if (loose.length) list.append(h("div", { class: "group-title" }, "Sessions"), ...loose.map((s) => sessionItem(s)));
   if (state.listing.jobs.length) list.append(h("div", { class: "group-title" }, "Batch jobs"));
   for (const job of state.listing.jobs) {
     const sessions = job.sessions.map((id) => byId.get(id)).filter((s) => s && match(s));
@@ -76,7 +77,7 @@ function renderListing() {
     const info = Object.entries(job.info || {}).filter(([, v]) => typeof v !== "object")
       .slice(0, 6).map(([k, v]) => `${k}: ${v}`).join(" · ");
     list.append(h("div", { class: "job", dataset: { job: job.id } },
-      h("div", { class: "job-title" }, `Job ${job.id}`, h("span", { class: "badge" }, `${job.sessions.length} lines`)),
+      h("div", { class: "job-title" }, `Job ${job.id}`, h("span", { class: "badge" }, plural(job.sessions.length, "line log"))),
       info ? h("div", { class: "job-info" }, info) : null,
       job.problem ? h("div", { class: "error" }, job.problem) : null,
       sessions.map(sessionItem)));
@@ -120,7 +121,7 @@ function renderMeta() {
   const s = state.view.summary;
   const job = s.job ? ` · job ${s.job}` : "";
   $("#session-meta").textContent = `${s.kind === "plain" ? "dub log" : "session log"} ${s.path}${job} · ` +
-    `${s.messages} messages · ${state.lines.size} lines · ${s.bytes} bytes · ${when(s.first)} – ${when(s.last)}`;
+    `${plural(s.messages, "message")} · ${plural(state.lines.size, "line")} · ${s.bytes} bytes · ${when(s.first)} – ${when(s.last)}`;
 }
 
 function renderDamage(d) {
@@ -141,7 +142,7 @@ function renderSessionFrames() {
       box.append(h("div", { class: "params" }, `opened${m.name ? ` as “${m.name}”` : ""}: voices ` +
         `${Object.keys(m.voices || {}).join(", ")} · ${m.sample_rate} Hz · up to ${m.max_takes} takes`));
     } else if (m.type === "closed") {
-      box.append(h("div", { class: "params" }, `closed after ${m.lines} lines: ${m.reason}`));
+      box.append(h("div", { class: "params" }, `closed after ${plural(m.lines, "line")}: ${m.reason}`));
     } else if (m.type === "error") {
       box.append(h("div", { class: "bubble error" }, `${m.code}: ${m.message}`));
     }
@@ -153,7 +154,7 @@ function fillEmotionFilter() {
   const seen = new Set([...state.lines.values()].map((l) => l.emotion).filter(Boolean));
   const keep = sel.value;
   sel.replaceChildren(h("option", { value: "" }, "every emotion"),
-    [...EMOTIONS, ...[...seen].filter((e) => !EMOTIONS.includes(e))].map((e) =>
+    ...[...EMOTIONS, ...[...seen].filter((e) => !EMOTIONS.includes(e))].map((e) =>
       h("option", { value: e, disabled: !seen.has(e) }, e)));
   sel.value = keep;
 }
@@ -172,7 +173,7 @@ function bars(probabilities, top) {
 }
 
 function guidanceBlock(g, title) {
-  const top = Object.entries(g.evidence || []);
+  const evidence = g.evidence || [];
   return h("div", { class: "bubble director guidance" },
     h("div", { class: "who" }, title),
     h("div", {}, h("strong", {}, g.emotion), ` · intensity ${fmt(g.intensity)} · valence ${fmt(g.valence)} · ` +
@@ -180,9 +181,9 @@ function guidanceBlock(g, title) {
     bars(g.probabilities || {}, g.emotion),
     h("p", { class: "direction" }, `“${g.direction}”`),
     h("div", { class: "params" }, `pace ×${fmt(g.pace)} · pitch ${fmt(g.pitch_shift_st, 1)} st · energy ${fmt(g.energy_db, 1)} dB`),
-    top.length ? h("details", { class: "evidence-box" }, h("summary", {}, `evidence (${g.evidence.length} cues)`),
+    evidence.length ? h("details", { class: "evidence-box" }, h("summary", {}, `evidence (${evidence.length} cues)`),
       h("table", { class: "evidence" }, h("tr", {}, h("th", {}, "cue"), h("th", {}, "weight"), h("th", {}, "says"), h("th", {}, "note")),
-        g.evidence.map((ev) => {
+        evidence.map((ev) => {
           const best = Object.entries(ev.probabilities || {}).sort((a, b) => b[1] - a[1])[0];
           return h("tr", {}, h("td", {}, ev.cue), h("td", {}, fmt(ev.weight)),
             h("td", {}, best ? `${best[0]} ${fmt(best[1])}` : "–"), h("td", {}, ev.note || ""));
@@ -286,7 +287,7 @@ function renderLine(line) {
     h("span", { class: `badge ${statusClass}` }, line.status),
     line.emotion ? h("span", { class: "badge" }, line.emotion) : null,
     line.redirected ? h("span", { class: "badge warn" }, "re-directed") : null,
-    h("span", { class: "muted" }, `${line.takes.length} take${line.takes.length === 1 ? "" : "s"}`)),
+    h("span", { class: "muted" }, plural(line.takes.length, "take"))),
   h("div", { class: "bubble request" }, h("div", { class: "who" }, "The line"), line.text || h("span", { class: "muted" }, "(no text)")));
   if (line.perception) {
     const p = line.perception.summary || {};
@@ -431,6 +432,7 @@ function follow(id, view) {
     const data = JSON.parse(ev.data);
     const s = state.view.summary;
     s.messages = data.messages;
+    s.bytes = Math.max(s.bytes, data.next_offset);
     s.last = data.message.ts || s.last;
     if (s.damage && s.damage.torn_tail && data.next_offset > s.damage.offset) { s.damage = null; renderDamage(null); }
     if (data.line) { state.lines.set(data.line.line, data.line); state.pending.add(data.line.line); }
