@@ -33,7 +33,9 @@ def build_app(directory: str | Path, token: str | None = None, library: str | No
     return app
 
 
-def serve(directory: str | Path, host: str | None = None, port: int | None = None, library: str | None = None) -> int:
+def serve(
+    directory: str | Path, host: str | None = None, port: int | None = None, library: str | None = None
+) -> int:
     import uvicorn
 
     from dubber.config import get_config
@@ -44,6 +46,8 @@ def serve(directory: str | Path, host: str | None = None, port: int | None = Non
     port = port or cfg.inspector.port
     check_security(host, cfg.serving.token)  # the server's rule: no public address without a token
     app = build_app(directory, cfg.serving.token, library)
-    print(f"message logs of {Path(directory).resolve()}: http://{host}:{port}/logs (Ctrl-C stops)", flush=True)
+    print(
+        f"message logs of {Path(directory).resolve()}: http://{host}:{port}/logs (Ctrl-C stops)", flush=True
+    )
     uvicorn.run(app, host=host, port=port, log_level="warning")
     return 0

@@ -68,7 +68,7 @@ class TakeAudio(BaseModel):
 
 class TakeView(BaseModel):
     take: int
-    guidance: dict[str, Any] | None = None  # the guidance performed: the line's, or the last review's revision
+    guidance: dict[str, Any] | None = None  # performed: the line's, or the last review's revision
     references: list[dict[str, Any]] = Field(default_factory=list)
     take_message: dict[str, Any] | None = None
     review: dict[str, Any] | None = None

@@ -149,7 +149,9 @@ async def take_wav(session_id: str, line: int, take: int, request: Request):
     if isinstance(body, Response):
         return body
     name = f"{session_id}-line{line}-take{take}.wav"
-    return Response(body, media_type="audio/wav", headers={"Content-Disposition": f'inline; filename="{name}"'})
+    return Response(
+        body, media_type="audio/wav", headers={"Content-Disposition": f'inline; filename="{name}"'}
+    )
 
 
 @router.get("/api/sessions/{session_id}/takes/{line:int}/{take:int}/prosody", response_model=Prosody,
@@ -184,6 +186,13 @@ async def reference_wav(clip_id: str, request: Request):
     return body if isinstance(body, Response) else Response(body, media_type="audio/wav")
 
 
+async def _gone(request: Request) -> bool:
+    try:
+        return await request.is_disconnected()
+    except Exception:  # Ray Serve's receive raises (TaskCancelledError) once the proxy cancelled the request
+        return True
+
+
 @router.get("/api/sessions/{session_id}/follow", responses=ERRORS)
 async def follow(session_id: str, request: Request, offset: int = 0):
     """Server-Sent Events, one ``message`` event per frame appended from byte ``offset`` on (``id``: the next
@@ -207,7 +216,7 @@ async def follow(session_id: str, request: Request, offset: int = 0):
             while item is not None:
                 kind, data = item
                 if kind == "idle":
-                    if await request.is_disconnected():
+                    if await _gone(request):
                         return
                     if time.monotonic() - quiet_since > cfg.keepalive_s:
                         quiet_since = time.monotonic()
@@ -223,5 +232,7 @@ async def follow(session_id: str, request: Request, offset: int = 0):
                 events.close()
 
     return StreamingResponse(
-        stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

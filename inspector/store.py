@@ -313,7 +313,10 @@ class LogStore:
         jobs: list[JobSummary] = []
         if not self.root.is_dir():
             raise NotFound("no such log folder", source=self.root)
-        folders = [self.root, *sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))]
+        folders = [
+            self.root,
+            *sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")),
+        ]
         job_folders = [f for f in folders if (f / "job.json").is_file()]
         seen: set[Path] = set()
 
@@ -538,15 +541,18 @@ class LogStore:
         position = max(offset, loaded.end if pending else offset)
         unpacker = msgpack.Unpacker(raw=False, strict_map_key=True, max_buffer_size=64 << 20)
         consumed = position  # the byte offset where the unpacker's buffer starts
+
+        def broken(problem: str) -> tuple[str, dict]:
+            size = ref.path.stat().st_size
+            return "damage", _damage(position, grouper.messages, problem, size).model_dump()
+
         with ref.path.open("rb") as f:
             f.seek(position)
             while not stop():
                 data = f.read()
                 if not data:
                     if ref.path.stat().st_size < position:
-                        yield "damage", Damage(offset=position, messages=grouper.messages,
-                                               problem="the log got shorter while followed",
-                                               bytes=ref.path.stat().st_size).model_dump()  # fmt: skip
+                        yield broken("the log got shorter while followed")
                         return
                     yield "idle", {}
                     time.sleep(poll_s)
@@ -558,16 +564,13 @@ class LogStore:
                     except msgpack.OutOfData:
                         break
                     except (msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, ValueError) as exc:
-                        problem = f"unreadable frame ({type(exc).__name__})"
-                        yield "damage", Damage(offset=position, messages=grouper.messages, problem=problem,
-                                               bytes=ref.path.stat().st_size).model_dump()  # fmt: skip
+                        yield broken(f"unreadable frame ({type(exc).__name__})")
                         return
-                    end = consumed + unpacker.tell()
                     problem = _problem(item)
                     if problem:
-                        yield "damage", Damage(offset=position, messages=grouper.messages, problem=problem,
-                                               bytes=ref.path.stat().st_size).model_dump()  # fmt: skip
+                        yield broken(problem)
                         return
+                    end = consumed + unpacker.tell()
                     yield "message", self._event(grouper, position, item, end)
                     position = end
 

@@ -76,7 +76,11 @@ def frames(library) -> list[bytes]:
     try:
         out: list[bytes] = []
         text = (DEMO / "line.txt").read_text().strip()
-        out.append(pack(LoggedOpen(session=SESSION, name="demo", sample_rate=16000, max_takes=2, voices={"Ada": 3.1})))
+        out.append(
+            pack(
+                LoggedOpen(session=SESSION, name="demo", sample_rate=16000, max_takes=2, voices={"Ada": 3.1})
+            )
+        )
         out.append(pack(LoggedLine(session=SESSION, line=1, text=text, character="Ada", clip_id="demo")))
         ctx = LineContext(out.append, threading.Event(), SESSION, 1, 16000)
         stage = DubbingStage(actor=StreamingActor(Actor.load(), ctx), use_llm=False)
@@ -118,7 +122,8 @@ def logdir(frames, tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("inspector-logs")
     path = write_session(root, SESSION, frames)
-    with MessageLogWriter(root / "dub" / "messages.msgpack", durable=False) as w:  # what `dubber dub --log` keeps
+    # what `dubber dub --log` keeps: the typed messages, no audio chunks
+    with MessageLogWriter(root / "dub" / "messages.msgpack", durable=False) as w:
         for blob, item in zip(frames, maps(frames), strict=True):
             if item["type"] in MESSAGE_TYPES and item["type"] != "audio":
                 w.append(decode(blob))
@@ -152,14 +157,17 @@ def free_port() -> int:
 class Server:
     """The ``dubber logs serve`` app under uvicorn on a loopback port, in a thread."""
 
-    def __init__(self, directory: Path, token: str | None = None, library: Path | None = None):
+    def __init__(
+        self, directory: Path | None, token: str | None = None, library: Path | None = None, app=None
+    ):
         import uvicorn
 
         from inspector.app import build_app
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(build_app(directory, token, str(library) if library else None), host="127.0.0.1", port=self.port, log_level="warning")
+        app = app or build_app(directory, token, str(library) if library else None)
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
@@ -208,12 +216,16 @@ def test_listing_has_sessions_plain_logs_and_batch_jobs(server):
     listing = server.json("/logs/api/sessions")
     by_id = {s["id"]: s for s in listing["sessions"]}
     assert set(by_id) == {SESSION, "dub~messages", "job-a~logs~job-a-l0001", "damaged", "corrupt"}
-    assert by_id[SESSION]["kind"] == "session" and by_id[SESSION]["closed"] and by_id[SESSION]["damage"] is None
+    assert (
+        by_id[SESSION]["kind"] == "session" and by_id[SESSION]["closed"] and by_id[SESSION]["damage"] is None
+    )
     assert by_id["dub~messages"]["kind"] == "plain" and by_id["dub~messages"]["lines"] == 1
     (job,) = listing["jobs"]
     assert job["id"] == "job-a" and job["info"]["status"] == "running"
     assert job["sessions"] == ["job-a~logs~job-a-l0001"] and by_id["job-a~logs~job-a-l0001"]["job"] == "job-a"
-    assert by_id["damaged"]["damage"]["torn_tail"] and by_id["corrupt"]["damage"]["problem"].startswith("unreadable")
+    assert by_id["damaged"]["damage"]["torn_tail"] and by_id["corrupt"]["damage"]["problem"].startswith(
+        "unreadable"
+    )
 
 
 def test_session_view_groups_the_conversation(server, frames):
@@ -232,7 +244,9 @@ def test_session_view_groups_the_conversation(server, frames):
     chunks = [m for m in items if m["type"] == "audio" and m["take"] == 1]
     assert first["audio"]["chunks"] == len(chunks) > 1
     assert first["audio"]["samples"] == sum(len(m["pcm16"]) for m in chunks) // 2
-    assert sum(t["chosen"] for t in line["takes"]) == 1 and line["chosen_take"] == line["accept"]["chosen_take"]
+    assert (
+        sum(t["chosen"] for t in line["takes"]) == 1 and line["chosen_take"] == line["accept"]["chosen_take"]
+    )
     # messages are plain JSON and audio is never inlined
     assert not any(m["type"] == "audio" for m in line["messages"])
     assert "base64" not in json.dumps(view)
@@ -316,6 +330,33 @@ def test_a_token_guards_every_route(logdir):
         s.stop()
 
 
+def test_in_the_servers_ingress_it_reads_the_session_log_dir_behind_the_token(frames, tmp_path):
+    """The Ingress's own FastAPI app (``serving.app.api``, the inspector mounted in it) reads
+    ``serving.log_dir`` and wants ``serving.token``, as a replica configured by ``_apply_config`` does."""
+    from dubber.config import get_config, set_config
+    from serving.app import api
+
+    write_session(tmp_path, SESSION, frames)
+    base = get_config()
+    set_config(
+        base.model_copy(
+            update={"serving": base.serving.model_copy(update={"log_dir": tmp_path, "token": "tok"})}
+        )
+    )
+    s = Server(None, app=api)
+    try:
+        assert s.get("/logs/api/sessions")[0] == 401
+        status, _, body = s.get("/logs/api/sessions", {"Authorization": "Bearer tok"})
+        assert status == 200 and [x["id"] for x in json.loads(body)["sessions"]] == [SESSION]
+        status, headers, _ = s.get(
+            f"/logs/api/sessions/{SESSION}/takes/1/1.wav", {"Authorization": "Bearer tok"}
+        )
+        assert status == 200 and headers["content-type"] == "audio/wav"
+    finally:
+        s.stop()
+        set_config(base)
+
+
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None
@@ -365,8 +406,12 @@ INK = """c => {
 @pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.is_file():
-        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium (`make test` installs it as root)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e .[dev])")
+        pytest.skip(
+            "Debian's chromium is not installed at /usr/bin/chromium (`make test` installs it as root)"
+        )
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright is not installed (pip install -e .[dev])"
+    )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
@@ -402,8 +447,10 @@ def test_browser_session_conversation_play_plot_search_export(server, page, fram
     rows = line.locator(".guidance").first.locator(".bar-row")
     assert rows.count() == 8
     assert line.locator(".guidance").first.locator(".bar-row.top").get_attribute("data-emotion") == "angry"
-    widths = line.locator(".guidance").first.locator(".bar-fill").evaluate_all(
-        "els => els.map(e => e.getBoundingClientRect().width)"
+    widths = (
+        line.locator(".guidance")
+        .first.locator(".bar-fill")
+        .evaluate_all("els => els.map(e => e.getBoundingClientRect().width)")
     )
     assert max(widths) == widths[0] > 0  # angry is the first class
     assert line.locator(".guidance .direction").first.inner_text().strip("“”")
