@@ -77,18 +77,52 @@ def deploy(cfg) -> str:
     return f"ws://{s.host}:{s.port}/v1/session"
 
 
+def _cluster_reachable(address: str, timeout: float = 3.0) -> bool:
+    """Whether a Ray head answers at ``host:port`` (Ray's own client retries for a minute and more)."""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def stop(app_name: str, address: str) -> int:
+    """Remove the app from the cluster at ``address`` and stop Serve there; the cluster itself keeps running."""
+    import ray
+    from ray import serve
+
+    from dubber.errors import DubberError
+
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    if address != "auto" and not _cluster_reachable(address):
+        raise DubberError(f"no Ray cluster answers at {address}: nothing to stop")
+    try:
+        ray.init(address=address, logging_level="WARNING")
+    except ConnectionError as exc:
+        raise DubberError(f"no Ray cluster is running here ({exc}): nothing to stop") from exc
+    try:
+        running = serve.status().applications
+        if app_name not in running:
+            print(f"{app_name} is not running on this cluster (apps: {', '.join(running) or 'none'})")
+            return 0
+        serve.delete(app_name)
+        serve.shutdown()
+    finally:
+        ray.shutdown()
+    print(f"stopped {app_name}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     import ray
     from ray import serve
 
     cfg = serving_config(args.host, args.port, args.no_llm)
     if args.stop:
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        ray.init(address=args.address or "auto", logging_level="WARNING")
-        serve.delete(cfg.serving.app_name)
-        serve.shutdown()
-        print(f"stopped {cfg.serving.app_name}")
-        return 0
+        return stop(cfg.serving.app_name, args.address or "auto")
     from serving.app import check_security
 
     check_security(cfg.serving.host, cfg.serving.token)  # before starting anything

@@ -391,3 +391,31 @@ def test_serve_refuses_a_public_address_without_a_token():
 
     r = run_dubber("serve", "--host", "0.0.0.0", "--port", "8999", timeout=60)
     assert r.returncode == 2 and "without a bearer token" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_serve_stop_without_a_cluster_says_so():
+    from tests.conftest import run_dubber
+
+    r = run_dubber("serve", "--stop", "--address", f"127.0.0.1:{_free_port()}", timeout=60)
+    assert r.returncode == 2 and "no Ray cluster answers" in r.stderr and "Traceback" not in r.stderr
+
+
+# Last on purpose: it removes the module's app from its cluster.
+def test_serve_stop_removes_the_app_and_leaves_the_cluster(server):
+    import ray
+
+    from tests.conftest import run_dubber
+
+    gcs = ray.get_runtime_context().gcs_address
+    assert health(server)["status"] == "ok"
+    r = run_dubber("serve", "--stop", "--address", gcs, timeout=120)
+    assert r.returncode == 0 and "stopped dubber" in r.stdout, r.stderr
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(server["http"] + "/healthz", timeout=5)
+    # the cluster lives on, with the replicas' CPUs given back
+    deadline = time.monotonic() + 30
+    while ray.available_resources().get("CPU", 0) < ray.cluster_resources()["CPU"]:
+        assert time.monotonic() < deadline, ray.available_resources()
+        time.sleep(0.5)
+    r = run_dubber("serve", "--stop", "--address", gcs, timeout=120)
+    assert r.returncode == 0 and "not running" in r.stdout, r.stderr
