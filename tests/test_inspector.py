@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import socket
 import threading
@@ -129,7 +130,11 @@ def logdir(frames, tmp_path_factory) -> Path:
                 w.append(decode(blob))
     job = root / "job-a"
     (job / "logs").mkdir(parents=True)
-    (job / "job.json").write_text(json.dumps({"job": "job-a", "status": "running", "lines": 2}))
+    line = {"id": "l0001", "number": 1, "character": "Ada", "text": "I told you never to come back here",
+            "session": "job-a-l0001", "status": "done"}  # fmt: skip
+    doc = {"kind": "localization", "job": "job-a", "running": True, "logs_dir": "logs",
+           "state": {"lines": 2, "done": 1, "failed": 0, "pending": 1}, "lines": [line]}  # fmt: skip
+    (job / "job.json").write_text(json.dumps(doc))  # the layout of `dubber localize --out DIR`
     write_session(job / "logs", "job-a-l0001", frames)
     # copies of the session's log and index, then damaged
     for name in ("damaged", "corrupt"):
@@ -221,7 +226,7 @@ def test_listing_has_sessions_plain_logs_and_batch_jobs(server):
     )
     assert by_id["dub~messages"]["kind"] == "plain" and by_id["dub~messages"]["lines"] == 1
     (job,) = listing["jobs"]
-    assert job["id"] == "job-a" and job["info"]["status"] == "running"
+    assert job["id"] == "job-a" and job["info"]["state"]["done"] == 1
     assert job["sessions"] == ["job-a~logs~job-a-l0001"] and by_id["job-a~logs~job-a-l0001"]["job"] == "job-a"
     assert by_id["damaged"]["damage"]["torn_tail"] and by_id["corrupt"]["damage"]["problem"].startswith(
         "unreadable"
@@ -357,6 +362,38 @@ def test_in_the_servers_ingress_it_reads_the_session_log_dir_behind_the_token(fr
         set_config(base)
 
 
+def test_dubber_logs_serve_command(logdir):
+    import subprocess
+    import sys
+
+    exe = str(Path(sys.executable).parent / "dubber")
+    refused = subprocess.run([exe, "logs", "serve", str(logdir), "--host", "0.0.0.0"], capture_output=True,
+                             text=True, timeout=60, env={**os.environ, "DUBBER_SERVING__TOKEN": ""})  # fmt: skip
+    assert refused.returncode == 2 and "without a bearer token" in refused.stderr
+    missing = subprocess.run(
+        [exe, "logs", "serve", str(logdir / "nope")], capture_output=True, text=True, timeout=60
+    )
+    assert missing.returncode == 2 and "no such log folder" in missing.stderr
+    port = free_port()
+    proc = subprocess.Popen(
+        [exe, "logs", "serve", str(logdir), "--port", str(port)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert f"http://127.0.0.1:{port}/logs" in proc.stdout.readline()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/logs/api/sessions", timeout=5) as r:
+                    assert SESSION in {x["id"] for x in json.loads(r.read())["sessions"]}
+                    break
+            except urllib.error.URLError:
+                assert time.monotonic() < deadline and proc.poll() is None, "dubber logs serve did not answer"
+                time.sleep(0.2)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None
@@ -437,7 +474,10 @@ def shot(page, name: str) -> None:
 def test_browser_session_conversation_play_plot_search_export(server, page, frames):
     page.goto(server.url + "/logs")
     page.wait_for_selector(f'.session-item[data-id="{SESSION}"]')
-    assert page.locator('.job[data-job="job-a"] .session-item').count() == 1
+    job = page.locator('.job[data-job="job-a"]')
+    assert job.locator(".session-item").count() == 1
+    assert "Ada: I told you" in job.locator(".jline").inner_text()
+    assert "state: lines 2, done 1, failed 0, pending 1" in job.locator(".job-info").inner_text()
     assert page.locator('.session-item[data-id="damaged"] .badge').first.inner_text() == "torn end"
     shot(page, "01-listing")
     page.click(f'.session-item[data-id="{SESSION}"]')

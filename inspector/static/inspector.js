@@ -48,7 +48,27 @@ async function loadListing() {
   renderListing();
 }
 
-function sessionItem(s) {
+function scalar(v) { return v === null || ["string", "number", "boolean"].includes(typeof v); }
+
+function jobSummary(info) {
+  // job.json as the batch job wrote it: its scalar fields and small maps of them (e.g. a state count)
+  const parts = [];
+  for (const [k, v] of Object.entries(info || {})) {
+    if (scalar(v) && v !== null && v !== "") parts.push(`${k}: ${v}`);
+    else if (v && typeof v === "object" && !Array.isArray(v) && Object.values(v).every(scalar) && Object.keys(v).length <= 6)
+      parts.push(`${k}: ${Object.entries(v).map(([a, b]) => `${a} ${b}`).join(", ")}`);
+  }
+  return parts.slice(0, 8).join(" · ");
+}
+
+function jobLines(info) {
+  // a job.json "lines" list naming each line's session log: its text and status label the log
+  const out = new Map();
+  for (const l of Array.isArray(info && info.lines) ? info.lines : []) if (l && l.session) out.set(String(l.session), l);
+  return out;
+}
+
+function sessionItem(s, jobLine) {
   const badges = [];
   if (s.damage) badges.push(h("span", { class: s.damage.torn_tail ? "badge warn" : "badge bad" },
     s.damage.torn_tail ? "torn end" : "damaged"));
@@ -58,6 +78,8 @@ function sessionItem(s) {
   return h("a", { class: "session-item" + (s.id === state.id ? " selected" : ""), role: "listitem",
     href: `#session=${encodeURIComponent(s.id)}`, dataset: { id: s.id } },
     h("div", { class: "sid" }, s.id, badges),
+    jobLine ? h("div", { class: "jline" }, `${jobLine.id || ""} ${jobLine.character ? jobLine.character + ": " : ""}` +
+      `${jobLine.text || ""}`, jobLine.status ? h("span", { class: "badge" }, jobLine.status) : null) : null,
     h("div", { class: "smeta" }, `${when(s.first)} · ${plural(s.lines, "line")} · ${plural(s.takes, "take")} · ${plural(s.messages, "message")}`));
 }
 
@@ -74,13 +96,14 @@ function renderListing() {
   for (const job of state.listing.jobs) {
     const sessions = job.sessions.map((id) => byId.get(id)).filter((s) => s && match(s));
     if (q && !sessions.length && !job.id.toLowerCase().includes(q)) continue;
-    const info = Object.entries(job.info || {}).filter(([, v]) => typeof v !== "object")
-      .slice(0, 6).map(([k, v]) => `${k}: ${v}`).join(" · ");
+    const info = jobSummary(job.info);
+    const lines = jobLines(job.info);
+    const stem = (s) => s.path.split("/").pop().replace(/\.msgpack$/, "");
     list.append(h("div", { class: "job", dataset: { job: job.id } },
       h("div", { class: "job-title" }, `Job ${job.id}`, h("span", { class: "badge" }, plural(job.sessions.length, "line log"))),
       info ? h("div", { class: "job-info" }, info) : null,
       job.problem ? h("div", { class: "error" }, job.problem) : null,
-      sessions.map(sessionItem)));
+      sessions.map((s) => sessionItem(s, lines.get(stem(s))))));
   }
 }
 
