@@ -149,9 +149,25 @@ async def take_wav(session_id: str, line: int, take: int, request: Request):
     if isinstance(body, Response):
         return body
     name = f"{session_id}-line{line}-take{take}.wav"
-    return Response(
-        body, media_type="audio/wav", headers={"Content-Disposition": f'inline; filename="{name}"'}
-    )
+    return _audio(request, body, {"Content-Disposition": f'inline; filename="{name}"'})
+
+
+def _audio(request: Request, body: bytes, headers: dict | None = None) -> Response:
+    """A wav, whole or the byte range asked for (what lets an <audio> element seek)."""
+    headers = {"Accept-Ranges": "bytes", **(headers or {})}
+    asked = request.headers.get("range", "")
+    if asked.startswith("bytes=") and "," not in asked:
+        first, _, last = asked[6:].partition("-")
+        try:
+            start = int(first) if first else max(0, len(body) - int(last))
+            end = min(int(last), len(body) - 1) if first and last else len(body) - 1
+        except ValueError:
+            start, end = 0, -1
+        if 0 <= start <= end:
+            headers["Content-Range"] = f"bytes {start}-{end}/{len(body)}"
+            return Response(body[start : end + 1], 206, headers=headers, media_type="audio/wav")
+        return Response(b"", 416, headers={"Content-Range": f"bytes */{len(body)}"})
+    return Response(body, media_type="audio/wav", headers=headers)
 
 
 @router.get("/api/sessions/{session_id}/takes/{line:int}/{take:int}/prosody", response_model=Prosody,
@@ -183,7 +199,7 @@ async def reference_wav(clip_id: str, request: Request):
     if not _authorized(request):
         return _unauthorized()
     body = await _call(store_for(request).reference_wav, clip_id)
-    return body if isinstance(body, Response) else Response(body, media_type="audio/wav")
+    return body if isinstance(body, Response) else _audio(request, body)
 
 
 async def _gone(request: Request) -> bool:

@@ -266,6 +266,10 @@ def test_take_wav_is_its_chunks_assembled(server, frames):
     assert sr == 16000 and audio.tobytes() == b"".join(p for _, p in chunks)
     take = next(m for m in items if m["type"] == "take" and m["take"] == 2)
     assert abs(len(audio) / sr - take["duration_s"]) < 0.05
+    status, headers, part = server.get(
+        f"/logs/api/sessions/{SESSION}/takes/1/2.wav", {"Range": "bytes=44-143"}
+    )
+    assert status == 206 and part == body[44:144] and headers["content-range"] == f"bytes 44-143/{len(body)}"
     prosody = server.json(f"/logs/api/sessions/{SESSION}/takes/1/2/prosody")
     assert len(prosody["f0"]) == len(prosody["energy_db"]) == int(len(audio) / sr / 0.01) + 1
     assert sum(f > 0 for f in prosody["f0"]) > 20 and max(prosody["energy_db"]) > -40
@@ -504,6 +508,7 @@ def test_browser_session_conversation_play_plot_search_export(server, page, fram
     assert audio.evaluate("a => a.error === null && !a.paused")
     # its F0 and energy plot has ink, the F0 curve among it
     canvas = line.locator('.take[data-take="2"] canvas.prosody')
+    canvas.scroll_into_view_if_needed()  # curves are computed for the takes in view
     page.wait_for_selector('.take[data-take="2"] canvas[data-drawn]')
     ink = canvas.evaluate(INK)
     assert ink["ink"] > 0.05 * ink["pixels"] and ink["f0"] > 200, ink
@@ -568,6 +573,7 @@ def test_browser_follows_a_log_being_written(frames, page, tmp_path):
         t.join()
         line = page.locator('.line[data-line="1"]')
         assert line.get_attribute("data-status") == "done" and line.locator(".take").count() == 2
+        line.locator('.take[data-take="2"] canvas').scroll_into_view_if_needed()
         page.wait_for_selector('.take[data-take="2"] canvas[data-drawn]')
         assert page.locator("#session-meta").inner_text().count(f"{len(items)} messages") == 1
         shot(page, "05-live-after")

@@ -260,13 +260,13 @@ function takeBlock(line, t) {
   }
   const actor = h("div", { class: "bubble actor" }, h("div", { class: "who" }, "Actor — the take"));
   if (t.audio) {
-    const audio = h("audio", { controls: true, preload: "metadata", src: t.audio.wav, class: "take-audio" });
+    const audio = h("audio", { controls: true, preload: "none", src: t.audio.wav, class: "take-audio" });
     const canvas = h("canvas", { class: "prosody", width: 600, height: 160, "aria-label": "F0 and energy" });
     audio.addEventListener("timeupdate", () => drawProsody(canvas, state.prosody.get(t.audio.prosody), audio.currentTime));
     audio.addEventListener("error", () => actor.append(h("p", { class: "error" }, "the take's audio could not be played")));
     actor.append(h("div", { class: "take-media" }, audio, canvas,
       h("span", { class: "muted" }, `${fmt(t.audio.seconds)} s · ${t.audio.sample_rate} Hz · ${t.audio.chunks} chunks`)));
-    if (t.take_message) loadProsody(t.audio.prosody, canvas, audio);
+    if (t.take_message) whenVisible(canvas, () => loadProsody(t.audio.prosody, canvas, audio));
   } else {
     actor.append(h("p", { class: "muted" }, t.take_message ? "no audio in this log (a dub log keeps the messages, not the audio)" : "…"));
   }
@@ -368,6 +368,18 @@ function applyFilters(only) {
 }
 
 // -- F0 and energy ------------------------------------------------------------------------------------------
+// Computed on the server per take: only for the takes scrolled into view, two at a time.
+const watched = new WeakMap();
+const observer = new IntersectionObserver((entries) => {
+  for (const e of entries) {
+    if (!e.isIntersecting) continue;
+    observer.unobserve(e.target);
+    const run = watched.get(e.target);
+    if (run) run();
+  }
+}, { rootMargin: "300px" });
+function whenVisible(el, run) { watched.set(el, run); observer.observe(el); }
+
 const prosodyQueue = [];
 let prosodyBusy = 0;
 function loadProsody(url, canvas, audio) {
