@@ -520,8 +520,8 @@ class LogStore:
 
     # live
     def follow(self, log_id: str, offset: int, poll_s: float, stop) -> Iterator[tuple[str, dict]]:
-        """Events for every frame written from byte ``offset`` on: ("message", {...}) with the frame, its
-        line regrouped and the next offset; ("damage", Damage) where the growing log turns unreadable;
+        """Events for every frame written from byte ``offset`` on: ("message", {...}) with the frame, what it
+        changed (``_event``) and the next offset; ("damage", Damage) where the growing log turns unreadable;
         ("idle", {}) every ``poll_s`` with nothing new. Ends when ``stop()`` is true."""
         loaded, _, _ = self.load(log_id)
         ref = loaded.ref
@@ -575,15 +575,18 @@ class LogStore:
                     position = end
 
     def _event(self, grouper: SessionGrouper, offset: int, item: dict, next_offset: int) -> dict:
+        """A followed frame and what it changed: its line regrouped, or, for an audio chunk (many a second),
+        only its take's audio summary."""
         line = grouper.add(offset, item)
         view = grouper.line(line) if line else None
-        return {
-            "offset": offset,
-            "next_offset": next_offset,
-            "messages": grouper.messages,
-            "message": _plain(offset, item),
-            "line": view.model_dump() if view else None,
-        }
+        event = {"offset": offset, "next_offset": next_offset, "messages": grouper.messages,
+                 "message": _plain(offset, item), "line": None, "audio": None}  # fmt: skip
+        take = next((t for t in view.takes if t.take == item.get("take")), None) if view else None
+        if item.get("type") == "audio" and take is not None and take.audio is not None:
+            event["audio"] = {"line": line, "take": take.take, **take.audio.model_dump()}
+        elif view is not None:
+            event["line"] = view.model_dump()
+        return event
 
 
 def _stamp(path: Path) -> tuple:

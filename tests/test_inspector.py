@@ -419,7 +419,13 @@ def test_follow_reads_new_frames_from_the_offset_it_reached(frames, tmp_path):
         writer.append(item)
     got = [e for e in (next(events) for _ in range(20)) if e[0] == "message"]
     assert [e[1]["message"]["type"] for e in got] == [m["type"] for m in from_dub[5:8]]
-    assert got[-1][1]["next_offset"] == writer.path.stat().st_size and got[-1][1]["line"]["line"] == 1
+    assert got[-1][1]["next_offset"] == writer.path.stat().st_size
+    references, chunk = (
+        got[0][1],
+        got[-1][1],
+    )  # a line's message brings the line; a chunk only its take's audio
+    assert references["line"]["line"] == 1 and len(references["line"]["takes"][0]["references"]) == 9
+    assert chunk["line"] is None and chunk["audio"]["line"] == 1 and chunk["audio"]["chunks"] == 2
     with writer.path.open("ab") as f:
         f.write(b"\xc1" * 4)
     assert next(e for e in events if e[0] != "idle")[0] == "damage"

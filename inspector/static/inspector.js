@@ -471,7 +471,11 @@ function follow(id, view) {
     s.last = data.message.ts || s.last;
     if (s.damage && s.damage.torn_tail && data.next_offset > s.damage.offset) { s.damage = null; renderDamage(null); }
     if (data.line) { state.lines.set(data.line.line, data.line); state.pending.add(data.line.line); }
-    else { state.view.session.push(data.message); renderSessionFrames(); }
+    else if (data.audio) {
+      const line = state.lines.get(data.audio.line);
+      const take = line && line.takes.find((t) => t.take === data.audio.take);
+      if (take) { take.audio = data.audio; state.pending.add(line.line); }
+    } else { state.view.session.push(data.message); renderSessionFrames(); }
     if (data.message.type === "closed") { source.close(); live.textContent = "closed"; live.className = "badge"; }
     schedule();
   });
