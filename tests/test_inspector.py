@@ -604,6 +604,7 @@ def test_browser_shows_damage_and_what_came_before(server, page, frames):
     page.goto(f"{server.url}/logs#session=corrupt")
     page.wait_for_function("() => document.querySelector('#damage').textContent.includes('unreadable frame')")
     assert page.locator('.line[data-line="1"] .take').count() == 1  # references and audio came before
+    assert page.locator('.take[data-take="1"] .take-head .badge').inner_text() == "unfinished in the log"
     shot(page, "07-corrupt")
     page.goto(f"{server.url}/logs#session=dub~messages")
     page.wait_for_selector('.line[data-line="1"] .take[data-take="2"]')

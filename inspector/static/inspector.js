@@ -135,9 +135,9 @@ async function openSession(id) {
   renderDamage(view.summary.damage);
   renderSessionFrames();
   fillEmotionFilter();
+  follow(id, view);  // first, so that lines of a log being written read as running, not unfinished
   for (const line of view.lines) renderLine(line);
   applyFilters();
-  follow(id, view);
 }
 
 function renderMeta() {
@@ -252,7 +252,8 @@ function takeBlock(line, t) {
   const sec = h("section", { class: "take", dataset: { take: t.take } });
   sec.append(h("div", { class: "take-head" }, h("h4", {}, `Take ${t.take}`),
     t.chosen ? h("span", { class: "badge good" }, "chosen") : null,
-    t.take_message ? h("span", { class: "muted" }, `${fmt(t.take_message.duration_s)} s`) : h("span", { class: "badge live" }, "performing")));
+    t.take_message ? h("span", { class: "muted" }, `${fmt(t.take_message.duration_s)} s`)
+      : (following() ? h("span", { class: "badge live" }, "performing") : h("span", { class: "badge warn" }, "unfinished in the log"))));
   if (t.take > 1 && t.guidance) sec.append(guidanceBlock(t.guidance, "Director — re-directed"));
   if (t.references.length) {
     sec.append(h("div", { class: "bubble director" }, h("div", { class: "who" }, `Director — ${t.references.length} references retrieved`),
@@ -303,11 +304,12 @@ function renderLine(line) {
     return;
   }
   const statusClass = { done: "good", failed: "bad", cancelled: "warn", running: "live" }[line.status] || "";
+  const statusText = line.status === "running" && !following() ? "unfinished in the log" : line.status;
   const card = h("article", { class: "line", dataset: { line: line.line, status: line.status, emotion: line.emotion || "",
     redirected: line.redirected ? "1" : "0", takes: line.takes.length, errors: line.errors.length } },
   h("div", { class: "line-head" }, h("h3", {}, `Line ${line.line}`),
     line.character ? h("span", {}, line.character) : null,
-    h("span", { class: `badge ${statusClass}` }, line.status),
+    h("span", { class: `badge ${statusClass}` }, statusText),
     line.emotion ? h("span", { class: "badge" }, line.emotion) : null,
     line.redirected ? h("span", { class: "badge warn" }, "re-directed") : null,
     h("span", { class: "muted" }, plural(line.takes.length, "take"))),
@@ -485,10 +487,14 @@ function follow(id, view) {
     renderDamage(d);
     source.close();
     live.textContent = "stopped at damage"; live.className = "badge bad";
+    for (const n of state.lines.keys()) state.pending.add(n);
+    schedule();
   });
   source.onerror = () => { if (source.readyState === EventSource.CONNECTING) live.textContent = "reconnecting…"; };
   source.onopen = () => { live.textContent = "following"; };
 }
+
+function following() { return Boolean(state.source) && state.source.readyState !== EventSource.CLOSED; }
 
 function schedule() {
   // audio chunks arrive many a second: redraw the lines they touched once per frame
