@@ -288,10 +288,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             s.add_argument("--audio", action="store_true", help="keep the audio bytes (base64)")
             s.add_argument("--wav", type=Path, help="write the chosen take of each line here as wav")
     sv = sub.add_parser("serve", help="browse the logs of a folder (sessions, dub logs, batch jobs) at /logs")
-    sv.add_argument("directory", type=Path, help="a log folder, a batch job's output folder, or a folder of them")
+    sv.add_argument("directory", type=Path, nargs="?", help="a log folder, a batch job's output folder, "
+                    "or a folder of them (default: --dir, else serving.log_dir)")  # fmt: skip
     sv.add_argument("--host", help="address to listen on (default: inspector.host, 127.0.0.1)")
     sv.add_argument("--port", type=int, help="port (default: inspector.port, 8010)")
-    sv.add_argument("--library", help="the reference library whose clips the page plays (default: library.db_uri)")
+    sv.add_argument("--library", help="the library whose clips the page plays (default: library.db_uri)")
 
 
 def list_sessions(directory: Path) -> list[dict]:
@@ -339,7 +340,7 @@ def run(args: argparse.Namespace) -> int:
     if args.logs_command == "serve":
         from inspector.app import serve
 
-        return serve(args.directory, args.host, args.port, args.library)
+        return serve(args.directory or args.dir or log_dir(), args.host, args.port, args.library)
     directory = args.dir or log_dir()
     if args.logs_command == "list":
         sessions = list_sessions(directory)
