@@ -139,7 +139,8 @@ def _start_ray(workers: int, address: str | None) -> bool:
         # Ray starts its processes by fork + exec, which LanceDB's fork hook cannot tell from a bare fork
         warnings.filterwarnings("ignore", message="lancedb fork support")
         ray.init(
-            address=address,
+            # 'local': a private instance even where `ray start` left a cluster running on this machine
+            address=address or "local",
             num_cpus=workers if address is None else None,
             include_dashboard=False,
             log_to_driver=False,

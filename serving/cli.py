@@ -55,7 +55,8 @@ def start_ray(address: str | None, num_cpus: int | None = None):
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     for attempt in range(5):
         try:
-            ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level="WARNING")
+            # 'local': our own instance even where `ray start` left a cluster running on this machine
+            ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, logging_level="WARNING")
             return
         except Exception as exc:  # Ray waits 30 s for its raylet, too little on a loaded machine
             if "timed out during startup" not in str(exc) or attempt == 4:
