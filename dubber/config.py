@@ -176,6 +176,7 @@ class LocalizationConfig(_Section):
     max_takes: int = 1  # review rounds per line in a batch job (director.max_takes caps it)
     use_llm: bool = False  # the director's LLM cue and notes (off by default: 2-core CPU)
     actor_restarts: int = 4  # Ray restarts a dead stage actor this often (a lost node, an OOM kill)
+    stage_down_s: float = 600.0  # a stage with no actor up for this long fails the lines still queued
     library_uri: str | None = None  # the library on a shared filesystem / object store; None: library.db_uri
     dialogue_gain: float = 1.0
     me_gain: float = 0.5  # the music-and-effects track under the dialogue

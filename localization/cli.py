@@ -148,8 +148,8 @@ def run(args: argparse.Namespace) -> int:
               f"{r['failed']} failed, in {r['wall_seconds']:.0f} s")  # fmt: skip
         for film, mp4 in result.outputs.items():
             print(f"  {film}: {mp4}")
-        for row in r["per_line"]:
-            if row["status"] == "failed":
-                print(f"  failed {row['id']}: {row['reason']}", file=sys.stderr)
         print(f"  report: {Path(args.out) / 'report.json'}")
+    for row in r["per_line"]:
+        if row["status"] == "failed":
+            print(f"failed {row['id']}: {row['reason']}", file=sys.stderr)
     return 0 if r["failed"] == 0 else 1

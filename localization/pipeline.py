@@ -26,6 +26,7 @@ import logging
 import os
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,9 @@ def _where() -> dict:
 
 
 # -- stages -------------------------------------------------------------------------------------------------
+PROBE = {"probe": 1}  # a concurrency group of its own: a busy actor still answers ``where`` at once
+
+
 class PerceptionWorker:
     def __init__(self, config: dict):
         _apply_config(config)
@@ -60,6 +64,7 @@ class PerceptionWorker:
         self.stage = DubbingStage()
         self.lines = 0
 
+    @ray.method(concurrency_group="probe")
     def where(self) -> dict:
         return _where()
 
@@ -83,6 +88,7 @@ class SpeechWorker:
 
         self.actor = Actor.load()
 
+    @ray.method(concurrency_group="probe")
     def where(self) -> dict:
         return _where()
 
@@ -134,12 +140,22 @@ class SpeechPool:
         self.seconds = 0.0
         self.recorder: LineRecorder | None = None
 
-    def _call(self, method: str, *args):
-        handle = self.handles[self._turn % len(self.handles)]
-        self._turn += 1
+    def _call(self, method: str, *args, patience_s: float = 180.0):
+        """One call on the next speech actor; a lost or restarting one is skipped, and while none is
+        available the call waits for one (Ray restarts them) up to ``patience_s``."""
+        from ray.exceptions import RayActorError
+
         t0 = time.perf_counter()
         try:
-            return ray.get(getattr(handle, method).remote(*args))
+            while True:
+                handle = self.handles[self._turn % len(self.handles)]
+                self._turn += 1
+                try:
+                    return ray.get(getattr(handle, method).remote(*args))
+                except RayActorError:
+                    if time.perf_counter() - t0 > patience_s:
+                        raise
+                    time.sleep(1.0 / len(self.handles))
         finally:
             self.seconds += time.perf_counter() - t0
 
@@ -170,13 +186,14 @@ class SpeechPool:
 
 
 class DirectorWorker:
-    def __init__(self, config: dict, speech: list):
+    def __init__(self, config: dict, speech: list[str]):
         cfg = _apply_config(config)
         from dubber.stage import DubbingStage
 
         lc = cfg.localization
         self.cfg = cfg
-        self.speech = SpeechPool(speech)
+        # the speech actors by name (a restarted director finds them again; handles would be pinned objects)
+        self.speech = SpeechPool([ray.get_actor(name) for name in speech])
         base = DubbingStage(actor=self.speech, use_llm=lc.use_llm)
         director = copy.copy(base.director)
         director.policy = dataclasses.replace(
@@ -185,6 +202,7 @@ class DirectorWorker:
         self.stage = DubbingStage(actor=self.speech, director=director, use_llm=lc.use_llm)
         self.stage.library  # noqa: B018 -- open the library once per actor, now
 
+    @ray.method(concurrency_group="probe")
     def where(self) -> dict:
         return _where()
 
@@ -240,12 +258,21 @@ def root_cause(exc: BaseException) -> BaseException:
 
 def describe_failure(exc: BaseException) -> tuple[str, bool]:
     """(reason, final): a bad-input failure fails the same way every time, so it is not retried."""
-    from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError, WorkerCrashedError
+    from ray.exceptions import (
+        ActorDiedError,
+        ActorUnavailableError,
+        NodeDiedError,
+        ObjectLostError,
+        RayActorError,
+        WorkerCrashedError,
+    )
 
     from dubber.errors import BadInputError, DubberError
 
     cause = root_cause(exc)
-    if isinstance(cause, ActorDiedError | RayActorError | ActorUnavailableError | WorkerCrashedError):
+    lost = (ActorDiedError, RayActorError, ActorUnavailableError, WorkerCrashedError, NodeDiedError,
+            ObjectLostError)  # fmt: skip
+    if isinstance(cause, lost):  # a dead actor or node, or a stage's result that lived on it
         return f"worker lost ({type(cause).__name__}): the line is retried", False
     if isinstance(cause, DubberError):
         text = cause.one_line() if hasattr(cause, "problem") else str(cause).strip().splitlines()[-1]
@@ -269,12 +296,14 @@ def start_stages(cfg) -> Stages:
     lc = cfg.localization
     dump = cfg.model_dump(mode="json")
     opts = {"max_restarts": lc.actor_restarts, "max_task_retries": 0}
-    speech_cls = ray.remote(SpeechWorker)
-    director_cls = ray.remote(DirectorWorker)
-    perception_cls = ray.remote(PerceptionWorker)
-    speech = [speech_cls.options(num_cpus=lc.speech_cpus, **opts).remote(dump) for _ in range(lc.speech_workers)]
+    speech_cls = ray.remote(concurrency_groups=PROBE)(SpeechWorker)
+    director_cls = ray.remote(concurrency_groups=PROBE)(DirectorWorker)
+    perception_cls = ray.remote(concurrency_groups=PROBE)(PerceptionWorker)
+    tag = uuid.uuid4().hex[:8]
+    names = [f"localize-{tag}-speech-{i}" for i in range(lc.speech_workers)]
+    speech = [speech_cls.options(name=n, num_cpus=lc.speech_cpus, **opts).remote(dump) for n in names]
     directors = [
-        director_cls.options(num_cpus=lc.director_cpus, **opts).remote(dump, speech)
+        director_cls.options(num_cpus=lc.director_cpus, **opts).remote(dump, names)
         for _ in range(lc.director_workers)
     ]
     perceivers = [
@@ -282,6 +311,12 @@ def start_stages(cfg) -> Stages:
         for _ in range(lc.perception_workers)
     ]
     return Stages(perceivers, directors, speech)
+
+
+def placement(stages: Stages, timeout_s: float = 600.0) -> dict[str, list[str]]:
+    """The node of every stage actor (waits until they are constructed: their models are loaded)."""
+    refs = {kind: [a.where.remote() for a in getattr(stages, kind)] for kind in ("perceivers", "directors", "speech")}
+    return {kind: [w["node"] for w in ray.get(r, timeout=timeout_s)] for kind, r in refs.items()}
 
 
 def stop_stages(stages: Stages) -> None:
@@ -301,30 +336,83 @@ class Flight:
 class Dispatcher:
     """Keeps lines in flight over the stages and reports each end (done or failed try) to ``on_end``."""
 
-    def __init__(self, stages: Stages, capacity: int, timeout_s: float | None = None):
+    def __init__(self, stages: Stages, capacity: int, timeout_s: float | None = None, events=None):
         self.stages = stages
+        self.events = events or (lambda kind, info: None)
         self.capacity = max(1, capacity)
         self.timeout_s = timeout_s
         self.flights: dict[object, Flight] = {}
+        self.down: dict[tuple[str, int], dict] = {}
 
-    def _least_busy(self, n: int, key: str) -> int:
+    # -- health: an actor that lost a line is left out until it answers a probe (Ray restarts it) --------
+    def _actors(self, key: str) -> list:
+        return self.stages.perceivers if key == "perceiver" else self.stages.directors
+
+    def mark_down(self, error: BaseException) -> None:
+        """Leave out the actor that an error names as lost (its id is in Ray's actor errors)."""
+        from ray.exceptions import RayActorError
+
+        cause = root_cause(error)
+        actor_id = getattr(cause, "actor_id", None) if isinstance(cause, RayActorError) else None
+        if not actor_id:
+            return
+        for key in ("perceiver", "director"):
+            for i, a in enumerate(self._actors(key)):
+                if a._actor_id.hex() == actor_id and (key, i) not in self.down:
+                    self.down[(key, i)] = {"probe": a.where.remote(), "since": time.time(), "retry_at": 0.0}
+                    log.warning("%s %d lost; left out until Ray has restarted it", key, i)
+
+    def _check_down(self) -> None:
+        now = time.time()
+        for (key, i), d in list(self.down.items()):
+            if d["probe"] is None:
+                if now >= d["retry_at"]:
+                    d["probe"] = self._actors(key)[i].where.remote()
+                continue
+            ready, _ = ray.wait([d["probe"]], timeout=0)
+            if not ready:
+                continue
+            try:
+                ray.get(d["probe"])
+                del self.down[(key, i)]
+                log.info("%s %d is back after %.0f s", key, i, now - d["since"])
+            except Exception:  # still restarting (or gone): ask again shortly
+                d["probe"], d["retry_at"] = None, now + 1.0
+
+    def _least_busy(self, key: str) -> int | None:
+        up = [i for i in range(len(self._actors(key))) if (key, i) not in self.down]
+        if not up:
+            return None
         load = collections.Counter(getattr(f, key) for f in self.flights.values())
-        return min(range(n), key=lambda i: (load[i], i))
+        return min(up, key=lambda i: (load[i], i))
+
+    @property
+    def can_submit(self) -> bool:
+        self._check_down()
+        return len(self.flights) < self.capacity and all(
+            self._least_busy(k) is not None for k in ("perceiver", "director")
+        )
+
+    @property
+    def all_down_since(self) -> float | None:
+        """Since when a whole stage has been unavailable (None while each stage has an actor up)."""
+        for key in ("perceiver", "director"):
+            n = len(self._actors(key))
+            if all((key, i) in self.down for i in range(n)):
+                return min(self.down[(key, i)]["since"] for i in range(n))
+        return None
 
     def submit(self, line_id: str, clip: bytes, text: str, language, meta: dict, prompt_ref) -> None:
-        p = self._least_busy(len(self.stages.perceivers), "perceiver")
-        d = self._least_busy(len(self.stages.directors), "director")
+        p, d = self._least_busy("perceiver"), self._least_busy("director")
         perceived = self.stages.perceivers[p].perceive.remote(line_id, clip, text, language)
         ref = self.stages.directors[d].dub.remote(meta, perceived, prompt_ref)
         self.flights[ref] = Flight(line_id, ref, p, d, time.time())
-
-    @property
-    def full(self) -> bool:
-        return len(self.flights) >= self.capacity
+        self.events("submitted", {"line": line_id, "perceiver": p, "director": d})
 
     def wait(self, timeout: float = 1.0) -> list[tuple[str, dict | None, BaseException | None]]:
         """Lines that ended: (line id, result, None) or (line id, None, the error)."""
         if not self.flights:
+            time.sleep(min(timeout, 0.5))  # nothing in flight: a stage is being restarted
             return []
         ready, _ = ray.wait(list(self.flights), num_returns=1, timeout=timeout)
         out = []
@@ -333,6 +421,7 @@ class Dispatcher:
             try:
                 out.append((flight.line_id, ray.get(ref), None))
             except Exception as exc:  # every failure of a try is recorded; the job goes on
+                self.mark_down(exc)
                 out.append((flight.line_id, None, exc))
         if self.timeout_s:
             now = time.time()

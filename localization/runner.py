@@ -216,14 +216,15 @@ def cut_lines(folder: JobFolder, plan: JobPlan, todo: list[LineSpec], progress: 
 
 
 def run_job(plan: JobPlan, out: str | Path, progress: bool = True, timeout_s: float | None = None,
-            ensure_ray=lambda: None) -> JobResult:  # fmt: skip
+            ensure_ray=lambda: None, events=None) -> JobResult:  # fmt: skip
     """Dub every line not already done, then mix and report. ``ensure_ray`` is called (to start or join
-    Ray) only when there is a line to dub."""
+    Ray) only when there is a line to dub; ``events(kind, info)`` hears "placed" (each stage actor's node),
+    "submitted" and "ended" (a try of a line)."""
     import ray
     from tqdm import tqdm
 
     from dubber.config import get_config
-    from localization.pipeline import Dispatcher, describe_failure, start_stages, stop_stages
+    from localization.pipeline import Dispatcher, describe_failure, placement, start_stages, stop_stages
 
     cfg = get_config()
     lc = cfg.localization
@@ -264,12 +265,26 @@ def run_job(plan: JobPlan, out: str | Path, progress: bool = True, timeout_s: fl
     if queue:
         ensure_ray()
         prompt_refs = {k: ray.put(v) for k, v in plan.prompts.items()}
+        emit = events or (lambda kind, info: None)
         stages = start_stages(cfg)
-        dispatcher = Dispatcher(stages, len(stages.perceivers) * lc.max_in_flight, timeout_s)
+        dispatcher = Dispatcher(stages, len(stages.perceivers) * lc.max_in_flight, timeout_s, emit)
         last_doc = 0.0
         try:
+            placed = placement(stages)
+            log.info("stages on nodes: %s", {k: sorted(set(v)) for k, v in placed.items()})
+            emit("placed", placed)
             while queue or dispatcher.flights:
-                while queue and not dispatcher.full:
+                since = dispatcher.all_down_since
+                if queue and since is not None and time.time() - since > lc.stage_down_s:
+                    reason = f"a whole stage has been unavailable for {lc.stage_down_s:g} s (Ray restarts exhausted?)"
+                    for line in queue:
+                        tries[line.id].append({"try": 0, "error": reason, "at": time.time()})
+                        states[line.id] = LineState(line.id, "failed", plan.fingerprints[line.id], tries[line.id])
+                        folder.write_state(states[line.id])
+                        counts["failed"] += 1
+                        bar.update(1)
+                    queue.clear()
+                while queue and dispatcher.can_submit:
                     line = queue.pop(0)
                     clip = folder.clip_path(line.id) if line.start_s is not None else Path(line.video)
                     meta = {"id": line.id, "number": line.number, "session": folder.session_id(line.id),
@@ -279,6 +294,7 @@ def run_job(plan: JobPlan, out: str | Path, progress: bool = True, timeout_s: fl
                                       prompt_refs[plan.voice_of[line.id]])  # fmt: skip
                 for line_id, result, error in dispatcher.wait(1.0):
                     line = by_id[line_id]
+                    emit("ended", {"line": line_id, "ok": error is None})
                     live = [t for t in tries[line_id] if not t.get("earlier_run")]
                     if error is None:
                         states[line_id] = record_done(folder, plan, line, result, tries[line_id])

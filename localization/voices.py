@@ -84,7 +84,7 @@ class VoiceBook:
         need = get_config().actor.min_prompt_seconds
         if len(audio) / sample_rate < need:
             raise BadInputError(
-                f"voice prompt of {key!r} is {len(audio) / sample_rate:.2f} s; at least {need:g} s is needed",
+                f"voice prompt of {key!r} is too short ({len(audio) / sample_rate:.2f} s; at least {need:g} s)",
                 source=path,
             )
         return audio
