@@ -58,12 +58,9 @@ def job_config(args: argparse.Namespace):
         update["use_llm"] = True
     lc = cfg.localization.model_copy(update=update)
     library = cfg.library
-    if lc.library_uri:
+    if lc.library_uri:  # a shared folder or object store: every director opens the same library
         library = library.model_copy(update={"db_uri": lc.library_uri})
-    elif not library.db_uri:
-        from retrieval.library import search_uri
-
-        library = library.model_copy(update={"db_uri": search_uri(cfg)})  # one URI for every actor
+    # else library.db_uri, or (None) each node's own cached copy of the shipped library
     return cfg.model_copy(update={"localization": lc, "library": library})
 
 
@@ -84,7 +81,9 @@ def start_ray(address: str | None, num_cpus: int | None) -> None:
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a private local instance: no token file
         for attempt in range(5):
             try:
-                ray.init(num_cpus=num_cpus, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+                # "local": a private instance, never a cluster some `ray start` left running on this machine
+                ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, logging_level="WARNING",
+                         log_to_driver=False)  # fmt: skip
                 return
             except Exception as exc:  # Ray waits 30 s for its raylet: too little on a loaded machine
                 if "timed out during startup" not in str(exc) or attempt == 4:

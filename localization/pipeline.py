@@ -71,14 +71,15 @@ class PerceptionWorker:
     def perceive(self, line_id: str, clip: bytes, text: str, language: str | None):
         from perception.text import decode_line
 
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         text = decode_line(text, source=line_id)  # an empty or absurdly long line: a bad-input failure
         with tempfile.TemporaryDirectory(prefix="dubber-localize-") as tmp:
             path = Path(tmp) / f"{line_id}.mp4"
             path.write_bytes(clip)
             perceived = self.stage.perceive_line(path, text, language)
         self.lines += 1
-        return perceived, {**_where(), "seconds": round(time.perf_counter() - t0, 4)}
+        return perceived, {**_where(), "seconds": round(time.perf_counter() - t0, 4),
+                           "cpu_seconds": round(time.process_time() - c0, 4)}  # fmt: skip
 
 
 class SpeechWorker:
@@ -131,6 +132,8 @@ class LineRecorder:
 class SpeechPool:
     """What ``DubbingStage`` uses of the actor (``hp.k``, ``voice_prompt``, ``fit_line``, ``perform``), served by
     the speech actors in turn; it times the calls (the acting stage's cost) and records each take's audio."""
+
+    emits_audio_chunks = True  # each take's audio is logged as an AudioChunk (not again inside the take)
 
     def __init__(self, handles: list):
         self.handles = handles
@@ -210,7 +213,7 @@ class DirectorWorker:
         from dubber.messages import LineRequest
 
         perceived, perception = perceived_and_info
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         sr = self.cfg.media.sample_rate
         recorder = LineRecorder(meta["session"], meta["number"], sr)
         self.speech.recorder, self.speech.seconds = recorder, 0.0
@@ -241,6 +244,8 @@ class DirectorWorker:
                 "direction": round(total - self.speech.seconds, 4),
                 "speech": round(self.speech.seconds, 4),
             },
+            "cpu_seconds": {"perception": perception.get("cpu_seconds"),
+                            "direction": round(time.process_time() - c0, 4)},
             "workers": {"perception": {k: perception[k] for k in ("node", "pid")}, "director": _where()},
         }
 

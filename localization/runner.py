@@ -175,7 +175,7 @@ def record_done(folder: JobFolder, plan: JobPlan, line: LineSpec, result: dict, 
     result["prompt_seconds"] = round(len(plan.prompts[plan.voice_of[line.id]]) / result["sample_rate"], 2)
     log_path = write_line_log(folder, line, len(tries) + 1, result, plan.job_id)
     keep = ("emotion", "intensity", "direction", "takes", "chosen_take", "scores", "warnings", "references",
-            "stages", "workers", "sample_rate")  # fmt: skip
+            "stages", "cpu_seconds", "workers", "sample_rate")  # fmt: skip
     state = LineState(
         line.id, "done", plan.fingerprints[line.id], tries,
         {"wav": str(folder.wav_path(line.id).relative_to(folder.root)),
