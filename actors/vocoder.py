@@ -42,7 +42,7 @@ with warnings.catch_warnings():  # pyworld imports pkg_resources, which warns on
     warnings.simplefilter("ignore")
     import pyworld
 
-PCM16_SCALE = 32767.0
+from dubber.messages import PCM16_SCALE, to_pcm16  # noqa: E402,F401  (the wire format's PCM16)
 
 _REGISTRY: dict[str, Callable[..., Vocoder]] = {}
 
@@ -339,13 +339,6 @@ class WorldVocoder(Vocoder):
             g = g0 + ((target - p0) % (2.0 * np.pi)) / slope
             f0[:fix] = g
         return self._world(f0, x)
-
-
-def to_pcm16(audio: np.ndarray) -> bytes:
-    """Little-endian signed 16-bit mono PCM of float audio in [-1, 1] (values outside are clipped)."""
-    x = np.asarray(audio, dtype=np.float64).reshape(-1)
-    x = np.clip(np.nan_to_num(x), -1.0, 1.0)
-    return np.round(x * PCM16_SCALE).astype("<i2").tobytes()
 
 
 def from_pcm16(data: bytes | bytearray | memoryview) -> np.ndarray:

@@ -25,6 +25,7 @@ from dubber.messages import (
     ReviewMessage,
     TakeMessage,
     TakeScores,
+    to_pcm16,
 )
 
 log = logging.getLogger(__name__)
@@ -319,7 +320,10 @@ class Director:
         prompt_audio: np.ndarray | None = None,
         emit: Callable[[object], None] = lambda m: None,
         text: str = "",
+        audio_in_take: bool = False,
     ) -> LineResult:
+        """``audio_in_take``: log each take's audio in its ``take`` message (an actor in this process emits no
+        ``audio`` chunks; without it a message log would hold scores but nothing to listen to)."""
         result = LineResult(guidance=guidance)
         emit(GuidanceMessage(session=session, line=line, take=0, guidance=guidance))
         current = guidance
@@ -332,6 +336,7 @@ class Director:
                     take=number,
                     duration_s=round(len(audio) / sr, 3),
                     sample_rate=sr,
+                    pcm16=to_pcm16(audio) if audio_in_take else b"",
                 )
             )
             scores = self.review(current, audio, sr, num_frames, fps, lips, prompt_audio)

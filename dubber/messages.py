@@ -12,6 +12,7 @@ import time
 from typing import Annotated, Any, Literal
 
 import msgpack
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from dubber.errors import DubberError
@@ -128,6 +129,16 @@ class GuidanceMessage(_Envelope):
 class ReferencesMessage(_Envelope):
     type: Literal["references"] = "references"
     references: list[ReferenceClip]
+
+
+PCM16_SCALE = 32767.0
+
+
+def to_pcm16(audio: np.ndarray) -> bytes:
+    """Little-endian signed 16-bit mono PCM of float audio in [-1, 1] (values outside are clipped)."""
+    x = np.asarray(audio, dtype=np.float64).reshape(-1)
+    x = np.clip(np.nan_to_num(x), -1.0, 1.0)
+    return np.round(x * PCM16_SCALE).astype("<i2").tobytes()
 
 
 class AudioChunk(_Envelope):

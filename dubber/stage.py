@@ -224,6 +224,7 @@ class DubbingStage:
             fps=self.config.media.fps,
             lips=perceived.lips,
             prompt_audio=resample(prompt_audio, prompt_sr, sr),
+            audio_in_take=not getattr(self.actor, "emits_audio_chunks", False),
         )
         chosen = result.chosen
         return LineOutcome(

@@ -17,7 +17,9 @@ import numpy as np
 
 
 def pcm16(audio: np.ndarray) -> bytes:
-    return (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+    from dubber.messages import to_pcm16
+
+    return to_pcm16(audio)
 
 
 class LineCancelled(Exception):
@@ -73,6 +75,8 @@ def set_context(ctx) -> None:
 class RemoteActor:
     """The actor API ``DubbingStage`` uses (``hp.k``, ``voice_prompt``, ``fit_line``, ``perform``), served by
     the ActorWorker deployment; ``perform`` streams and emits each chunk as an ``AudioChunk`` on its way."""
+
+    emits_audio_chunks = True  # the stage need not log each take's audio again in its take message
 
     def __init__(self, handle):
         self.handle = handle

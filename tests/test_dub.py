@@ -89,6 +89,11 @@ def test_dub_writes_wav_mp4_and_the_message_log(env, tmp_path):
     kinds = [m.type for m in log.messages]
     assert kinds[:3] == ["request", "perception", "guidance"] and kinds[-1] == "accept"
     assert kinds.count("take") == kinds.count("review") == report["takes"] >= 1
+    # no audio chunks in-process, so each take's audio is in its take message; the chosen one is the wav
+    takes = {m.take: m for m in log.messages if m.type == "take"}
+    assert all(len(t.pcm16) == 2 * round(t.duration_s * t.sample_rate) for t in takes.values())
+    chosen = np.frombuffer(takes[report["chosen_take"]].pcm16, "<i2").astype(np.float32) / 32767
+    assert np.abs(chosen - audio).max() < 1e-3
     references = next(m for m in log.messages if m.type == "references").references
     assert {ref.modality for ref in references} == {"scene", "face", "text"} and len(references) == 9
     assert all(len(ref.audio_emotion) == 94 for ref in references)

@@ -39,6 +39,8 @@ class StreamingActor:
     """The shipped actor; each take's audio goes into the line's log chunk by chunk as it is vocoded (what
     ``serving.remote.RemoteActor`` does between the server's replicas)."""
 
+    emits_audio_chunks = True
+
     def __init__(self, actor, ctx):
         self.actor, self.ctx = actor, ctx
 
@@ -123,10 +125,16 @@ def logdir(frames, tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("inspector-logs")
     path = write_session(root, SESSION, frames)
-    # what `dubber dub --log` keeps: the typed messages, no audio chunks
+    # what `dubber dub --log` keeps: the typed messages, each take's audio inside its take message (an
+    # actor in the same process streams no audio chunks)
+    chunks: dict[int, list[bytes]] = {}
     with MessageLogWriter(root / "dub" / "messages.msgpack", durable=False) as w:
         for blob, item in zip(frames, maps(frames), strict=True):
-            if item["type"] in MESSAGE_TYPES and item["type"] != "audio":
+            if item["type"] == "audio":
+                chunks.setdefault(item["take"], []).append(item["pcm16"])
+            elif item["type"] == "take":
+                w.append(decode(msgpack.packb({**item, "pcm16": b"".join(chunks[item["take"]])})))
+            elif item["type"] in MESSAGE_TYPES:
                 w.append(decode(blob))
     job = root / "job-a"
     (job / "logs").mkdir(parents=True)
@@ -291,7 +299,7 @@ def test_damaged_logs_show_everything_before_the_damage(server, frames):
     assert not damage["torn_tail"] and view["summary"]["messages"] == take
 
 
-def test_unknown_ids_paths_and_missing_audio_are_404(server):
+def test_unknown_ids_and_paths_are_404_and_a_dub_log_plays(server):
     for path in ("/logs/api/sessions/nope", "/logs/api/sessions/..~..~etc~passwd", "/logs/api/sessions/%2e%2e",
                  "/logs/api/sessions/..%2F..%2Fetc%2Fpasswd/export.json", "/logs/static/..%2Finspector.js",
                  f"/logs/api/sessions/{SESSION}/takes/1/9.wav"):  # fmt: skip
@@ -299,8 +307,9 @@ def test_unknown_ids_paths_and_missing_audio_are_404(server):
         assert status == 404, (path, body)
     status, _, body = server.get("/logs/api/sessions/nope")
     assert "no session 'nope'" in json.loads(body)["message"]
+    # a dub log's take plays from the audio inside its take message: the same wav as the session's chunks
     status, _, body = server.get("/logs/api/sessions/dub~messages/takes/1/1.wav")
-    assert status == 404 and "no audio was logged" in json.loads(body)["message"]
+    assert status == 200 and body == server.get(f"/logs/api/sessions/{SESSION}/takes/1/1.wav")[2]
 
 
 def test_export_json_is_the_whole_session(server, frames):
@@ -608,6 +617,6 @@ def test_browser_shows_damage_and_what_came_before(server, page, frames):
     shot(page, "07-corrupt")
     page.goto(f"{server.url}/logs#session=dub~messages")
     page.wait_for_selector('.line[data-line="1"] .take[data-take="2"]')
-    assert "no audio in this log" in page.locator('.take[data-take="1"]').inner_text()
+    assert page.locator('.take[data-take="1"] audio').count() == 1
     shot(page, "08-dub-log")
     assert page.errors == []
