@@ -130,6 +130,7 @@ def one_run(film: dict, workers: int, num_cpus: int, root: Path) -> dict:
         "stage_wall_s": {k: stats([r["stages"][k] for r in rows]) for k in ("perception", "direction", "speech")},
         "stage_cpu_s": {k: stats([(r.get("cpu_seconds") or {}).get(k) for r in rows])
                         for k in ("perception", "direction")},  # fmt: skip
+        "driver_s": result.report.get("driver_seconds", {}),
         "load_average": load.summary(),
     }
 

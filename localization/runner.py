@@ -93,11 +93,17 @@ def plan_job(
             raise BadInputError(f"film {line.film!r} names two videos ({films[line.film].video}, {line.video})")
     if me_track is not None:
         if len(films) != 1:
-            raise BadInputError("--me goes with one film; give each film's track in the manifest instead")
+            raise BadInputError("--me goes with one film; give each film's track in the manifest (\"me\")")
         next(iter(films.values())).me_track = str(Path(me_track).resolve())
-        from localization.media import load_me_track
+    for line in lines:
+        if line.me and films[line.film].me_track not in (None, line.me):
+            raise BadInputError(f"film {line.film!r} names two music-and-effects tracks")
+        films[line.film].me_track = films[line.film].me_track or line.me
+    from localization.media import load_me_track
 
-        load_me_track(me_track, sr)  # checked now, not after the whole film is dubbed
+    for film in films.values():
+        if film.me_track:
+            load_me_track(film.me_track, sr)  # checked now, not after the whole film is dubbed
 
     books: dict[str, VoiceBook] = {}
     for line in lines:
@@ -208,7 +214,7 @@ def cut_lines(folder: JobFolder, plan: JobPlan, todo: list[LineSpec], progress: 
     need = [ln for ln in todo if ln.start_s is not None and not folder.clip_path(ln.id).is_file()]
     if not need:
         return
-    bar = tqdm(total=len(need), desc="cutting", unit="line", disable=not progress, dynamic_ncols=True)
+    bar = tqdm(total=len(need), desc="cutting", unit="line", disable=not progress, dynamic_ncols=True, leave=False)
     for film in sorted({ln.film for ln in need}):
         spans = {ln.id: frame_span(ln.start_s, ln.end_s, fps) for ln in need if ln.film == film}
         cut_spans(plan.films[film].video, spans, folder.clip_path, fps, on_done=lambda _: bar.update(1))
@@ -247,7 +253,6 @@ def run_job(plan: JobPlan, out: str | Path, progress: bool = True, timeout_s: fl
     write_job_doc(folder, plan, states, t_start, running=True)
     log.info("%d lines: %d done before, %d refused, %d to dub", len(plan.lines), skipped,
              len(plan.refused), len(todo))  # fmt: skip
-    cut_lines(folder, plan, todo, progress)
 
     tries: dict[str, list[dict]] = {ln.id: [] for ln in todo}
     # a failed line from an earlier run is retried with a fresh budget, its earlier reasons kept
@@ -262,14 +267,18 @@ def run_job(plan: JobPlan, out: str | Path, progress: bool = True, timeout_s: fl
               "failed": sum(s.status == "failed" for s in states.values())}  # fmt: skip
     bar.set_postfix(counts)
     dubbed_this_run: list[dict] = []
+    timings = {"cut_s": 0.0, "driver_write_s": 0.0}
     if queue:
         ensure_ray()
         prompt_refs = {k: ray.put(v) for k, v in plan.prompts.items()}
         emit = events or (lambda kind, info: None)
-        stages = start_stages(cfg)
+        stages = start_stages(cfg)  # the actors load their models while the film is cut
         dispatcher = Dispatcher(stages, len(stages.perceivers) * lc.max_in_flight, timeout_s, emit)
         last_doc = 0.0
         try:
+            t_cut = time.time()
+            cut_lines(folder, plan, todo, progress)
+            timings["cut_s"] = round(time.time() - t_cut, 3)
             placed = placement(stages)
             log.info("stages on nodes: %s", {k: sorted(set(v)) for k, v in placed.items()})
             emit("placed", placed)
@@ -297,7 +306,9 @@ def run_job(plan: JobPlan, out: str | Path, progress: bool = True, timeout_s: fl
                     emit("ended", {"line": line_id, "ok": error is None})
                     live = [t for t in tries[line_id] if not t.get("earlier_run")]
                     if error is None:
+                        t_write = time.perf_counter()
                         states[line_id] = record_done(folder, plan, line, result, tries[line_id])
+                        timings["driver_write_s"] += time.perf_counter() - t_write
                         dubbed_this_run.append(states[line_id].result)
                         counts["done"] += 1
                         bar.update(1)
@@ -322,8 +333,11 @@ def run_job(plan: JobPlan, out: str | Path, progress: bool = True, timeout_s: fl
             stop_stages(stages)
     else:
         bar.close()
+    t_mix = time.time()
     outputs = build_mixes(folder, plan, states)
-    report = build_report(folder, plan, states, t_start, dubbed_this_run, skipped, outputs)
+    timings["mix_s"] = round(time.time() - t_mix, 3)
+    timings["driver_write_s"] = round(timings["driver_write_s"], 3)
+    report = build_report(folder, plan, states, t_start, dubbed_this_run, skipped, outputs, timings)
     write_job_doc(folder, plan, states, t_start, running=False, outputs=outputs)
     return JobResult(counts["done"], counts["failed"], skipped, report, outputs)
 
@@ -392,7 +406,7 @@ def write_job_doc(folder: JobFolder, plan: JobPlan, states: dict[str, LineState]
 
 
 def build_report(folder: JobFolder, plan: JobPlan, states: dict[str, LineState], t_start: float,
-                 this_run: list[dict], skipped: int, outputs: dict) -> dict:  # fmt: skip
+                 this_run: list[dict], skipped: int, outputs: dict, timings: dict | None = None) -> dict:  # fmt: skip
     wall = time.time() - t_start
     rows = []
     for ln in plan.lines:
@@ -402,8 +416,8 @@ def build_report(folder: JobFolder, plan: JobPlan, states: dict[str, LineState],
                "tries": s.tries if s else []}  # fmt: skip
         if s and s.status == "done":
             row.update({k: s.result.get(k) for k in ("emotion", "intensity", "takes", "chosen_take", "scores",
-                                                    "wav", "log", "audio_seconds", "stages", "workers",
-                                                    "warnings")})  # fmt: skip
+                                                    "wav", "log", "audio_seconds", "stages", "cpu_seconds",
+                                                    "workers", "warnings")})  # fmt: skip
         elif s:
             row["reason"] = s.tries[-1]["error"] if s.tries else "unknown"
         rows.append(row)
@@ -422,6 +436,7 @@ def build_report(folder: JobFolder, plan: JobPlan, states: dict[str, LineState],
         "lines_per_minute": round(len(this_run) / wall * 60, 2) if this_run else None,
         "audio_seconds_per_second": round(audio_s / wall, 3) if this_run else None,
         "stage_seconds_mean": stage_means,
+        "driver_seconds": timings or {},  # cutting the film, writing each line's files, the mix and mux
         "outputs": outputs,
         "per_line": rows,
     }

@@ -8,8 +8,9 @@ A manifest (``--manifest lines.jsonl``) holds one JSON object per line, for many
 
     {"video": "film1.mp4", "text": "Get out!", "character": "ANNA", "start_s": 12.3, "end_s": 14.1}
     {"video": "clips/c7.mp4", "text": "Fine.", "character": "BO", "voices": "voices.yaml"}
+    {"video": "film2.mp4", "text": "Run!", "character": "ANNA", "start_s": 3, "end_s": 4, "me": "film2_me.wav"}
 
-``video`` and ``voices`` are relative to the manifest; without ``start_s``/``end_s`` the line is the whole
+``video``, ``voices`` and ``me`` (the film's music-and-effects track) are relative to the manifest; without ``start_s``/``end_s`` the line is the whole
 video; ``voices`` defaults to the job's ``--voices``; ``id`` defaults to the film and the row number.
 """
 
@@ -41,6 +42,7 @@ class LineSpec:
     start_s: float | None  # the span inside ``video``; None: the whole file
     end_s: float | None
     voices: str | None = None  # the voices.yaml of this line (manifests); None: the job's
+    me: str | None = None  # the film's music-and-effects track (manifests)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -114,7 +116,7 @@ def read_manifest(path: str | Path) -> list[LineSpec]:
         film = safe_id(str(row.get("film") or video.stem))
         counts[film] = counts.get(film, 0) + 1
         line_id = safe_id(str(row.get("id") or f"{film}-l{counts[film]:04d}"), 60)
-        voices = row.get("voices")
+        voices, me = row.get("voices"), row.get("me")
         lines.append(
             LineSpec(
                 id=line_id,
@@ -126,6 +128,7 @@ def read_manifest(path: str | Path) -> list[LineSpec]:
                 start_s=start,
                 end_s=end,
                 voices=str((base / voices).resolve()) if voices else None,
+                me=str((base / me).resolve()) if me else None,
             )
         )
     if not lines:
