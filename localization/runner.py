@@ -328,6 +328,9 @@ def run_job(plan: JobPlan, out: str | Path, progress: bool = True, timeout_s: fl
                 if time.time() - last_doc > 2.0:
                     write_job_doc(folder, plan, states, t_start, running=True)
                     last_doc = time.time()
+        except BaseException:  # interrupted (Ctrl-C) or a bug: job.json must not say it is still running
+            write_job_doc(folder, plan, states, t_start, running=False)
+            raise
         finally:
             bar.close()
             stop_stages(stages)

@@ -241,15 +241,16 @@ def test_localize_cli_end_to_end_killed_and_resumed(film, library, tmp_path):
 
 
 def test_cluster_job_survives_losing_a_worker_node(film, library, tmp_path):
-    """A head and a worker node (two raylets on loopback). Once a line has landed, the worker node is removed
-    (its raylet and every worker process on it die) just after a line was handed to its perception actor;
-    the job retries what it lost on the head, and every line lands exactly once."""
+    """A job given as a manifest, on a head and a worker node (two raylets on loopback). Once a line has
+    landed, the worker node is removed (its raylet and every worker process on it die) just after a line
+    was handed to its perception actor; the job retries what it lost on the head, and every line lands
+    exactly once."""
     import ray
     from ray.cluster_utils import Cluster
 
     from dubber.config import get_config, set_config
     from localization.runner import plan_job, run_job
-    from localization.subtitles import read_subtitle_lines
+    from localization.subtitles import read_manifest, read_subtitle_lines
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     old = get_config()
@@ -275,7 +276,13 @@ def test_cluster_job_survives_losing_a_worker_node(film, library, tmp_path):
     try:
         ray.init(address=cluster.address, logging_level="WARNING", log_to_driver=False)
         cluster.wait_for_nodes()
-        plan = plan_job(read_subtitle_lines(film["subs"], film["video"]), film["voices"], "cluster-film")
+        # the lines as a manifest (the many-films form of a job): the film's cues, one JSON object each
+        manifest = tmp_path / "cluster-film.jsonl"
+        manifest.write_text("".join(json.dumps({"id": ln.id, "film": "film", "video": ln.video, "text": ln.text,
+                                                "character": ln.character, "start_s": ln.start_s,
+                                                "end_s": ln.end_s}) + "\n"
+                                    for ln in read_subtitle_lines(film["subs"], film["video"])))  # fmt: skip
+        plan = plan_job(read_manifest(manifest), film["voices"], manifest.stem)
         out = tmp_path / "job"
         box: dict = {}
         thread = threading.Thread(target=lambda: box.update(
