@@ -66,15 +66,25 @@ def read_corpus(path: str | Path, split: str | None = None, layout: str = "auto"
 _SYNTHETIC_META_KEYS = ("num_frames", "duration_s", "wording", "dir", "fps")
 
 
-def _read_synthetic(root: Path) -> Iterator[ClipRecord]:
-    manifest = root / "manifest.jsonl"
-    for n, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
+def jsonl_rows(path: Path) -> Iterator[tuple[int, object]]:
+    """``(line number, value)`` of each non-blank line of a JSONL file; bad UTF-8 or JSON is an error naming
+    the line."""
+    try:
+        rows = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise BadInputError(f"not valid UTF-8 (byte {exc.start})", source=path) from None
+    for n, raw in enumerate(rows, 1):
+        if not raw.strip():
             continue
         try:
-            row = json.loads(line)
+            yield n, json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise BadInputError(f"line {n} is not JSON ({exc.msg})", source=manifest) from None
+            raise BadInputError(f"line {n} is not JSON ({exc.msg})", source=path) from None
+
+
+def _read_synthetic(root: Path) -> Iterator[ClipRecord]:
+    manifest = root / "manifest.jsonl"
+    for n, row in jsonl_rows(manifest):
         if row.get("status", "ok") != "ok":
             continue
         try:

@@ -16,7 +16,6 @@ video; ``voices`` defaults to the job's ``--voices``; ``id`` defaults to the fil
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -89,17 +88,9 @@ def read_manifest(path: str | Path) -> list[LineSpec]:
     base = path.parent
     lines: list[LineSpec] = []
     counts: dict[str, int] = {}
-    try:
-        rows = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise BadInputError(f"not valid UTF-8 (byte {exc.start})", source=path) from None
-    for n, raw in enumerate(rows, 1):
-        if not raw.strip():
-            continue
-        try:
-            row = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise BadInputError(f"line {n} is not JSON ({exc.msg})", source=path) from None
+    from corpora.readers import jsonl_rows
+
+    for n, row in jsonl_rows(path):
         if not isinstance(row, dict) or not row.get("video") or not str(row.get("text", "")).strip():
             raise BadInputError(f"line {n} needs at least \"video\" and \"text\"", source=path)
         start, end = row.get("start_s"), row.get("end_s")
