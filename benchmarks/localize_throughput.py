@@ -82,7 +82,9 @@ def one_run(film: dict, workers: int, num_cpus: int, root: Path) -> dict:
     cfg = base.model_copy(update={"localization": lc,
                                   "library": base.library.model_copy(update={"db_uri": search_uri(base)})})  # fmt: skip
     set_config(cfg)
-    plan = plan_job(read_subtitle_lines(film["subs"], film["video"]), film["voices"], "film", me_track=film["me"])
+    plan = plan_job(
+        read_subtitle_lines(film["subs"], film["video"]), film["voices"], "film", me_track=film["me"]
+    )
     out = root / f"workers{workers}"
     shutil.rmtree(out, ignore_errors=True)
     ends: list[float] = []
@@ -112,7 +114,11 @@ def one_run(film: dict, workers: int, num_cpus: int, root: Path) -> dict:
         "perception_workers": workers,
         "director_workers": lc.director_workers,
         "speech_workers": lc.speech_workers,
-        "stage_cpus": {"perception": lc.perception_cpus, "director": lc.director_cpus, "speech": lc.speech_cpus},
+        "stage_cpus": {
+            "perception": lc.perception_cpus,
+            "director": lc.director_cpus,
+            "speech": lc.speech_cpus,
+        },
         "lines": len(plan.lines),
         "done": result.done,
         "failed": result.failed,
@@ -127,9 +133,12 @@ def one_run(film: dict, workers: int, num_cpus: int, root: Path) -> dict:
         "audio_s_per_s_job": round(sum(audio) / wall, 3),
         # the lines that landed after the first, over the time between: the pipeline's steady rate
         "audio_s_per_s_steady": round((len(ends) - 1) * mean_audio / steady_s, 3) if steady_s else None,
-        "stage_wall_s": {k: stats([r["stages"][k] for r in rows]) for k in ("perception", "direction", "speech")},
-        "stage_cpu_s": {k: stats([(r.get("cpu_seconds") or {}).get(k) for r in rows])
-                        for k in ("perception", "direction")},  # fmt: skip
+        "stage_wall_s": {
+            k: stats([r["stages"][k] for r in rows]) for k in ("perception", "direction", "speech")
+        },
+        "stage_cpu_s": {
+            k: stats([(r.get("cpu_seconds") or {}).get(k) for r in rows]) for k in ("perception", "direction")
+        },  # fmt: skip
         "driver_s": result.report.get("driver_seconds", {}),
         "load_average": load.summary(),
     }
@@ -169,7 +178,11 @@ def main(argv: list[str] | None = None) -> int:
             + " ".join(argv if argv is not None else sys.argv[1:]),
             "film": {k: film[k] for k in ("lines", "seconds", "speech_seconds", "characters")},
             "film_render_s": round(film_s, 1),
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "ray_num_cpus": args.num_cpus},
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "ray_num_cpus": args.num_cpus,
+            },
             "settings": "no LLM, 1 take per line, shipped actor checkpoint and library, --fit speed",
             "runs": runs,
             "scaling": scaling,

@@ -115,7 +115,9 @@ class DubbingStage:
         t0 = time.perf_counter()
         perception = ClipPerceiver().perceive(video, require_face=False)
         has_face = bool(perception.face.has_face.any())
-        warnings = [] if has_face else ["no face in the clip: the line is aligned by predicted durations only"]
+        warnings = (
+            [] if has_face else ["no face in the clip: the line is aligned by predicted durations only"]
+        )
         inputs = ClipInputs(
             clip_id=Path(video).stem,
             text=text,

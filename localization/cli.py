@@ -30,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                      "as [ANNA] ..., ANNA: ... or <v Anna>")  # fmt: skip
     src.add_argument("--manifest", type=Path, help="many films or clips: one JSON line per line to dub "
                      '({"video", "text", "character", "start_s", "end_s", "voices"})')  # fmt: skip
-    p.add_argument("--voices", type=Path, help="voices.yaml: character -> voice prompt file (\"*\" for others)")
+    p.add_argument("--voices", type=Path, help='voices.yaml: character -> voice prompt file ("*" for others)')
     p.add_argument("--out", type=Path, required=True, help="the job's folder (rerun with it to resume)")
     p.add_argument("--me", type=Path, help="a music-and-effects track to mix the dialogue over")
     p.add_argument("--address", help="a Ray cluster to run on ('auto': the one this node belongs to); "
@@ -43,7 +43,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--language", help="the lines' language (ISO 639-1); default: detected")
     p.add_argument("--fit", choices=["speed", "refuse"], default="speed",
                    help="a line too long for its span: speak it faster, bounded (default), or fail it")  # fmt: skip
-    p.add_argument("--line-timeout", type=float, help="seconds before a line in flight counts as a failed try")
+    p.add_argument(
+        "--line-timeout", type=float, help="seconds before a line in flight counts as a failed try"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the report summary as JSON")
 
@@ -108,7 +110,10 @@ def plan_from_args(args: argparse.Namespace):
         if not args.voices:
             raise BadInputError("give --voices voices.yaml (character -> voice prompt)")
         lines = read_subtitle_lines(args.subs, args.video)
-        job_id, source = args.video.stem, {"video": str(args.video.resolve()), "subs": str(args.subs.resolve())}
+        job_id, source = (
+            args.video.stem,
+            {"video": str(args.video.resolve()), "subs": str(args.subs.resolve())},
+        )
     source["voices"] = str(args.voices.resolve()) if args.voices else None
     return plan_job(lines, args.voices, job_id, me_track=args.me, language=args.language, fit=args.fit,
                     source=source)  # fmt: skip

@@ -124,7 +124,9 @@ def make_film(out: str | Path, lines: int = 100, seed: int = 0, voices: list[str
     n = int(round(total_s * sr))
     rng = np.random.default_rng(seed)
     t = np.arange(n) / sr
-    bed = 0.02 * (np.sin(2 * np.pi * 110 * t) + 0.5 * np.sin(2 * np.pi * 165 * t)) + 0.005 * rng.standard_normal(n)
+    bed = 0.02 * (
+        np.sin(2 * np.pi * 110 * t) + 0.5 * np.sin(2 * np.pi * 165 * t)
+    ) + 0.005 * rng.standard_normal(n)
     sf.write(out / "me.wav", bed.astype(np.float32), sr, subtype="PCM_16")
     from localization.media import place_lines
 
@@ -144,7 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=2)
     args = p.parse_args(argv)
-    print(json.dumps(make_film(args.out, args.lines, args.seed, workers=args.workers, progress=True), indent=1))
+    print(
+        json.dumps(make_film(args.out, args.lines, args.seed, workers=args.workers, progress=True), indent=1)
+    )
     return 0
 
 

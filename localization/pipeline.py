@@ -244,8 +244,10 @@ class DirectorWorker:
                 "direction": round(total - self.speech.seconds, 4),
                 "speech": round(self.speech.seconds, 4),
             },
-            "cpu_seconds": {"perception": perception.get("cpu_seconds"),
-                            "direction": round(time.process_time() - c0, 4)},
+            "cpu_seconds": {
+                "perception": perception.get("cpu_seconds"),
+                "direction": round(time.process_time() - c0, 4),
+            },
             "workers": {"perception": {k: perception[k] for k in ("node", "pid")}, "director": _where()},
         }
 
@@ -320,7 +322,10 @@ def start_stages(cfg) -> Stages:
 
 def placement(stages: Stages, timeout_s: float = 600.0) -> dict[str, list[str]]:
     """The node of every stage actor (waits until they are constructed: their models are loaded)."""
-    refs = {kind: [a.where.remote() for a in getattr(stages, kind)] for kind in ("perceivers", "directors", "speech")}
+    refs = {
+        kind: [a.where.remote() for a in getattr(stages, kind)]
+        for kind in ("perceivers", "directors", "speech")
+    }
     return {kind: [w["node"] for w in ray.get(r, timeout=timeout_s)] for kind, r in refs.items()}
 
 

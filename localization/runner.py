@@ -90,10 +90,12 @@ def plan_job(
             info = film_info(line.video)  # missing, empty, corrupt: BadInputError naming the file
             films[line.film] = Film(line.film, line.video, float(info["duration"]), info.get("fps"))
         elif films[line.film].video != line.video:
-            raise BadInputError(f"film {line.film!r} names two videos ({films[line.film].video}, {line.video})")
+            raise BadInputError(
+                f"film {line.film!r} names two videos ({films[line.film].video}, {line.video})"
+            )
     if me_track is not None:
         if len(films) != 1:
-            raise BadInputError("--me goes with one film; give each film's track in the manifest (\"me\")")
+            raise BadInputError('--me goes with one film; give each film\'s track in the manifest ("me")')
         next(iter(films.values())).me_track = str(Path(me_track).resolve())
     for line in lines:
         if line.me and films[line.film].me_track not in (None, line.me):
@@ -134,7 +136,9 @@ def plan_job(
         if why:
             refused[line.id] = f"{line.where}: {why}"
     fps = {line.id: fingerprint(line, digests[voice_of[line.id]], video_keys[line.film]) for line in lines}
-    return JobPlan(safe_id(job_id), lines, films, prompts, voice_of, fps, refused, language, fit, source or {})
+    return JobPlan(
+        safe_id(job_id), lines, films, prompts, voice_of, fps, refused, language, fit, source or {}
+    )
 
 
 # -- writing a line's outcome -------------------------------------------------------------------------------
@@ -170,7 +174,9 @@ def write_line_log(folder: JobFolder, line: LineSpec, try_no: int, result: dict,
     return final
 
 
-def record_done(folder: JobFolder, plan: JobPlan, line: LineSpec, result: dict, tries: list[dict]) -> LineState:
+def record_done(
+    folder: JobFolder, plan: JobPlan, line: LineSpec, result: dict, tries: list[dict]
+) -> LineState:
     import io
 
     import soundfile as sf
@@ -214,7 +220,9 @@ def cut_lines(folder: JobFolder, plan: JobPlan, todo: list[LineSpec], progress: 
     need = [ln for ln in todo if ln.start_s is not None and not folder.clip_path(ln.id).is_file()]
     if not need:
         return
-    bar = tqdm(total=len(need), desc="cutting", unit="line", disable=not progress, dynamic_ncols=True, leave=False)
+    bar = tqdm(
+        total=len(need), desc="cutting", unit="line", disable=not progress, dynamic_ncols=True, leave=False
+    )
     for film in sorted({ln.film for ln in need}):
         spans = {ln.id: frame_span(ln.start_s, ln.end_s, fps) for ln in need if ln.film == film}
         cut_spans(plan.films[film].video, spans, folder.clip_path, fps, on_done=lambda _: bar.update(1))
@@ -288,7 +296,9 @@ def run_job(plan: JobPlan, out: str | Path, progress: bool = True, timeout_s: fl
                     reason = f"a whole stage has been unavailable for {lc.stage_down_s:g} s (Ray restarts exhausted?)"
                     for line in queue:
                         tries[line.id].append({"try": 0, "error": reason, "at": time.time()})
-                        states[line.id] = LineState(line.id, "failed", plan.fingerprints[line.id], tries[line.id])
+                        states[line.id] = LineState(
+                            line.id, "failed", plan.fingerprints[line.id], tries[line.id]
+                        )
                         folder.write_state(states[line.id])
                         counts["failed"] += 1
                         bar.update(1)
@@ -381,7 +391,12 @@ def build_mixes(folder: JobFolder, plan: JobPlan, states: dict[str, LineState]) 
 def summary_counts(plan: JobPlan, states: dict[str, LineState]) -> dict:
     done = sum(1 for s in states.values() if s.status == "done")
     failed = sum(1 for s in states.values() if s.status == "failed")
-    return {"lines": len(plan.lines), "done": done, "failed": failed, "pending": len(plan.lines) - done - failed}
+    return {
+        "lines": len(plan.lines),
+        "done": done,
+        "failed": failed,
+        "pending": len(plan.lines) - done - failed,
+    }
 
 
 def write_job_doc(folder: JobFolder, plan: JobPlan, states: dict[str, LineState], t_start: float,

@@ -92,7 +92,7 @@ def read_manifest(path: str | Path) -> list[LineSpec]:
 
     for n, row in jsonl_rows(path):
         if not isinstance(row, dict) or not row.get("video") or not str(row.get("text", "")).strip():
-            raise BadInputError(f"line {n} needs at least \"video\" and \"text\"", source=path)
+            raise BadInputError(f'line {n} needs at least "video" and "text"', source=path)
         start, end = row.get("start_s"), row.get("end_s")
         if (start is None) != (end is None):
             raise BadInputError(f"line {n}: give both start_s and end_s, or neither", source=path)

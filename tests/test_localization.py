@@ -56,7 +56,9 @@ def test_subtitle_lines_with_speaker_tags_srt_and_vtt(tmp_path):
 def test_broken_subtitles_name_the_problem_and_line(tmp_path):
     from localization.subtitles import read_subtitle_lines
 
-    bad = _write(tmp_path / "bad.srt", "1\n00:00:00,500 --> 00:00:02,000\nok\n\n2\n00:00:03,0 -> 00:00:04\nbad\n")
+    bad = _write(
+        tmp_path / "bad.srt", "1\n00:00:00,500 --> 00:00:02,000\nok\n\n2\n00:00:03,0 -> 00:00:04\nbad\n"
+    )
     with pytest.raises(BadInputError, match="line 5"):
         read_subtitle_lines(bad, DEMO / "video.mp4")
     with pytest.raises(BadInputError, match="no subtitle cues"):
@@ -133,7 +135,12 @@ def library(tmp_path_factory) -> str:
 
 
 def _env(library: str) -> dict:
-    return {**os.environ, "DUBBER_LIBRARY__DB_URI": library, "HF_HUB_OFFLINE": "1", "RAY_AUTH_MODE": "disabled"}
+    return {
+        **os.environ,
+        "DUBBER_LIBRARY__DB_URI": library,
+        "HF_HUB_OFFLINE": "1",
+        "RAY_AUTH_MODE": "disabled",
+    }
 
 
 def _kill_tree(proc: subprocess.Popen) -> None:
@@ -176,7 +183,9 @@ def _check_every_line_once(out: Path, film: dict, job: str, expect_done: list[st
         log = open_log(out / state["result"]["log"])
         assert log.problem is None
         assert len(log.select(types={"line_end"})) == 1 and len(log.select(types={"accept"})) == 1
-        assert {e.line for e in log.select(types={"request", "guidance", "accept"})} == {lines[line_id].number}
+        assert {e.line for e in log.select(types={"request", "guidance", "accept"})} == {
+            lines[line_id].number
+        }
         wav, _ = sf.read(out / "lines" / f"{line_id}.wav", dtype="float32")
         a, b = frame_span(lines[line_id].start_s, lines[line_id].end_s, FPS)
         assert len(wav) == (b - a) * SR // FPS  # the dubbed line fills its span exactly
@@ -199,11 +208,15 @@ def test_localize_cli_end_to_end_killed_and_resumed(film, library, tmp_path):
     cmd = [str(exe), "localize", "--video", film["video"], "--subs", str(subs), "--voices", film["voices"],
            "--me", film["me"], "--out", str(out), "--num-cpus", "2", "--no-progress"]  # fmt: skip
     # first run: killed (SIGKILL, with its Ray) as soon as a line has landed
-    proc = subprocess.Popen(cmd, cwd=REPO, env=_env(library), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env=_env(library), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     deadline = time.time() + 400
     try:
         while time.time() < deadline and proc.poll() is None:
-            states = [json.loads(p.read_text()) for p in (out / "state").glob("l*.json")] if out.is_dir() else []
+            states = (
+                [json.loads(p.read_text()) for p in (out / "state").glob("l*.json")] if out.is_dir() else []
+            )
             if any(s["status"] == "done" for s in states):
                 break
             time.sleep(0.1)
@@ -216,12 +229,16 @@ def test_localize_cli_end_to_end_killed_and_resumed(film, library, tmp_path):
     job = json.loads((out / "job.json").read_text())
     assert job["running"] is True and job["kind"] == "localization"  # as the kill left it
 
-    r = subprocess.run([*cmd, "--json"], cwd=REPO, env=_env(library), capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [*cmd, "--json"], cwd=REPO, env=_env(library), capture_output=True, text=True, timeout=600
+    )
     assert r.returncode == 1, r.stderr[-3000:]  # one line failed (outside the film), the rest are done
     summary = json.loads(r.stdout)
     assert (summary["done"], summary["failed"], summary["skipped_already_done"]) == (5, 1, len(done_first))
     assert summary["dubbed_this_run"] == 5 - len(done_first)
-    assert "failed l0006: line 6 (600.00-602.00 s): the span 600.00-602.00 s lies outside the film" in r.stderr
+    assert (
+        "failed l0006: line 6 (600.00-602.00 s): the span 600.00-602.00 s lies outside the film" in r.stderr
+    )
     for line_id in done_first:  # the lines done before were not redone
         assert json.loads((out / "state" / f"{line_id}.json").read_text()) == first[line_id]
     report = _check_every_line_once(out, film, "film", [f"l000{i}" for i in range(1, 6)])
@@ -236,7 +253,9 @@ def test_localize_cli_end_to_end_killed_and_resumed(film, library, tmp_path):
     assert job["running"] is False and job["state"] == {"lines": 6, "done": 5, "failed": 1, "pending": 0}
     assert [ln["session"] for ln in job["lines"]][:2] == ["film-l0001", "film-l0002"]
     # a third run has nothing to dub: it rebuilds the mix from what is done and starts no Ray
-    r = subprocess.run([*cmd, "--json"], cwd=REPO, env=_env(library), capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [*cmd, "--json"], cwd=REPO, env=_env(library), capture_output=True, text=True, timeout=300
+    )
     assert json.loads(r.stdout)["dubbed_this_run"] == 0
 
 
