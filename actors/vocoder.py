@@ -37,12 +37,12 @@ import numpy as np
 
 from actors.acoustics import FeatureLayout
 from dubber.config import get_config
+from dubber.messages import PCM16_SCALE, to_pcm16  # noqa: F401  (to_pcm16 is the vocoder's PCM16 too)
 
 with warnings.catch_warnings():  # pyworld imports pkg_resources, which warns on import
     warnings.simplefilter("ignore")
     import pyworld
 
-from dubber.messages import PCM16_SCALE, to_pcm16  # noqa: E402,F401  (the wire format's PCM16)
 
 _REGISTRY: dict[str, Callable[..., Vocoder]] = {}
 

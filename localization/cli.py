@@ -71,7 +71,7 @@ def start_ray(address: str | None, num_cpus: int | None) -> None:
 
     import ray
 
-    from localization.pipeline import WORKER_ENV
+    from dubber.ray_runtime import WORKER_ENV, start_local_ray
 
     for k, v in WORKER_ENV.items():
         os.environ.setdefault(k, v)
@@ -80,18 +80,7 @@ def start_ray(address: str | None, num_cpus: int | None) -> None:
         if address:
             ray.init(address=address, logging_level="WARNING", runtime_env={"env_vars": WORKER_ENV})
             return
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a private local instance: no token file
-        for attempt in range(5):
-            try:
-                # "local": a private instance, never a cluster some `ray start` left running on this machine
-                ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, logging_level="WARNING",
-                         log_to_driver=False)  # fmt: skip
-                return
-            except Exception as exc:  # Ray waits 30 s for its raylet: too little on a loaded machine
-                if "timed out during startup" not in str(exc) or attempt == 4:
-                    raise
-                log.warning("Ray did not start in time (a busy machine?); trying again")
-                ray.shutdown()
+        start_local_ray(num_cpus, log_to_driver=False)
 
 
 def plan_from_args(args: argparse.Namespace):

@@ -32,9 +32,9 @@ from pathlib import Path
 import numpy as np
 import ray
 
-log = logging.getLogger(__name__)
+from dubber.ray_runtime import WORKER_ENV
 
-WORKER_ENV = {"OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+log = logging.getLogger(__name__)
 
 
 def _apply_config(config: dict):
@@ -122,11 +122,10 @@ class LineRecorder:
         self.frames.append(message.model_dump(mode="python"))
 
     def audio(self, audio: np.ndarray) -> None:
-        from dubber.messages import AudioChunk
-        from serving.remote import pcm16
+        from dubber.messages import AudioChunk, to_pcm16
 
         self(AudioChunk(session=self.session, line=self.line, take=self.take, seq=0, sample_rate=self.rate,
-                        pcm16=pcm16(audio)))  # fmt: skip
+                        pcm16=to_pcm16(audio)))  # fmt: skip
 
 
 class SpeechPool:

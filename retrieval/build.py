@@ -122,33 +122,26 @@ def _local(records: Sequence[ClipRecord]) -> Iterator[tuple[ClipRecord, Perceive
         yield r, _perceive_safe(r)
 
 
-_WORKER_ENV = {"OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-
-
 def _start_ray(workers: int, address: str | None) -> bool:
     """Start a local Ray with ``workers`` CPUs (or join ``address``); False when Ray was already running."""
     import warnings
 
     import ray
 
+    from dubber.ray_runtime import WORKER_ENV, start_local_ray
+
     if ray.is_initialized():
         return False
-    if address is None:
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a private local instance: no token file
     with warnings.catch_warnings():
         # Ray starts its processes by fork + exec, which LanceDB's fork hook cannot tell from a bare fork
         warnings.filterwarnings("ignore", message="lancedb fork support")
-        ray.init(
-            # 'local': a private instance even where `ray start` left a cluster running on this machine
-            address=address or "local",
-            num_cpus=workers if address is None else None,
-            include_dashboard=False,
-            log_to_driver=False,
-            logging_level=logging.WARNING,
-            # a local instance's workers inherit this process's environment; a cluster's need it passed (it
-            # costs each new worker a few seconds, so only there)
-            runtime_env=None if address is None else {"env_vars": _WORKER_ENV},
-        )
+        if address is None:
+            # a local instance's workers inherit this process's environment
+            start_local_ray(workers, log_to_driver=False)
+        else:
+            # a cluster's workers need the environment passed (it costs each new worker a few seconds)
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
+                     runtime_env={"env_vars": WORKER_ENV})  # fmt: skip
     return True
 
 

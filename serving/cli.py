@@ -14,11 +14,8 @@ returns; it keeps running there until ``dubber serve --stop``. Binding anything 
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import time
-
-log = logging.getLogger(__name__)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -51,18 +48,9 @@ def start_ray(address: str | None, num_cpus: int | None = None):
     if address is not None:
         ray.init(address=address, logging_level="WARNING")
         return
-    # a cluster of our own on this machine: Ray's token auth is for clusters others reach
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    for attempt in range(5):
-        try:
-            # 'local': our own instance even where `ray start` left a cluster running on this machine
-            ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, logging_level="WARNING")
-            return
-        except Exception as exc:  # Ray waits 30 s for its raylet, too little on a loaded machine
-            if "timed out during startup" not in str(exc) or attempt == 4:
-                raise
-            log.warning("Ray did not start in time (a busy machine?); trying again")
-            ray.shutdown()
+    from dubber.ray_runtime import start_local_ray
+
+    start_local_ray(num_cpus)
 
 
 def deploy(cfg) -> str:

@@ -16,12 +16,6 @@ from types import SimpleNamespace
 import numpy as np
 
 
-def pcm16(audio: np.ndarray) -> bytes:
-    from dubber.messages import to_pcm16
-
-    return to_pcm16(audio)
-
-
 class LineCancelled(Exception):
     pass
 
@@ -47,7 +41,7 @@ class LineContext:
             self.put({"type": "_context", "context": self.director_session.context()})
 
     def audio(self, chunk: np.ndarray, seq: int) -> None:
-        from dubber.messages import AudioChunk, encode
+        from dubber.messages import AudioChunk, encode, to_pcm16
 
         if self.cancel.is_set():
             raise LineCancelled()
@@ -59,7 +53,7 @@ class LineContext:
                     take=self.take,
                     seq=seq,
                     sample_rate=self.rate,
-                    pcm16=pcm16(chunk),
+                    pcm16=to_pcm16(chunk),
                 )
             )
         )
