@@ -147,14 +147,13 @@ class DubbingStage:
         fit: str = "refuse",
         emit=lambda m: None,
     ) -> LineOutcome:
-        from agents.language import check_language
         from perception.text import decode_line
 
         t0 = time.perf_counter()
         text = decode_line(text, source="--text")
-        check_language(text, self.director.languages, language)  # before any expensive work
-        emit(LineRequest(session=session.session, line=line, text=text, character=character))
-        prompt = self.actor.voice_prompt(prompt_audio, prompt_sr)
+        request = LineRequest(session=session.session, line=line, text=text, character=character)
+        # the cheap refusals (a language the director cannot read, a bad prompt) before any expensive work
+        prompt = self._open_line(request, language, prompt_audio, prompt_sr, emit)
         perceived = self.perceive_line(video, text, language)
         return self._perform(session, line, perceived, prompt, prompt_audio, prompt_sr, character, language,
                              fit, emit, t0)  # fmt: skip
@@ -173,17 +172,22 @@ class DubbingStage:
         request: LineRequest | None = None,
     ) -> LineOutcome:
         """The directing and acting half of a line perceived elsewhere (``perceive_line``)."""
-        from agents.language import check_language
-
         t0 = time.perf_counter()
-        check_language(perceived.text, self.director.languages, language)
         request = request or LineRequest(
             session=session.session, line=line, text=perceived.text, character=character
         )
-        emit(request)
-        prompt = self.actor.voice_prompt(prompt_audio, prompt_sr)
+        prompt = self._open_line(request, language, prompt_audio, prompt_sr, emit)
         return self._perform(session, line, perceived, prompt, prompt_audio, prompt_sr, character, language,
                              fit, emit, t0 - perceived.seconds)  # fmt: skip
+
+    def _open_line(self, request: LineRequest, language, prompt_audio, prompt_sr, emit):
+        """What every line checks first: the language of its text (the director refuses what it cannot
+        read), then the request is logged and the voice prompt read (a bad prompt is refused here)."""
+        from agents.language import check_language
+
+        check_language(request.text, self.director.languages, language)
+        emit(request)
+        return self.actor.voice_prompt(prompt_audio, prompt_sr)
 
     def _perform(self, session, line, perceived: PerceivedLine, prompt, prompt_audio, prompt_sr, character,
                  language, fit, emit, t0) -> LineOutcome:  # fmt: skip
