@@ -275,14 +275,31 @@ def test_token_and_sessions_per_client_are_enforced(server):
         check_security("0.0.0.0", None)
 
 
-def test_cancel_and_disconnect_mid_line_stop_the_work(server):
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory) -> Path:
+    """The demo face played back and forth for about 16 s: a line on it takes seconds to perform and
+    review, so a cancel sent on the first audio chunk always lands mid-line (on the 3 s demo clip a fast
+    machine finished the line before the cancel arrived)."""
+    from perception.video import read_video, write_video
+
+    clip = read_video(DEMO / "video.mp4", with_audio=False)
+    frames = np.concatenate([clip.frames, clip.frames[::-1]] * 3)[: int(16 * clip.fps)]
+    path = tmp_path_factory.mktemp("long-clip") / "long.mp4"
+    write_video(path, frames, clip.fps)
+    return path
+
+
+def test_cancel_and_disconnect_mid_line_stop_the_work(server, long_clip):
     from serving.logs import open_log
+
+    long_line = " ".join([LINE] * 3)
+    assert len(long_line) <= server["cfg"].serving.max_line_chars
 
     async def go():
         # cancel: the line ends as cancelled and the session carries on
         async with client(server) as c:
             ready = await c.open({"*": DEMO / "voice.wav"}, max_takes=3)
-            await c.send_line(1, LINE, video=DEMO / "video.mp4")
+            await c.send_line(1, long_line, video=long_clip)
             async for f in c.frames(120):
                 if f.type == "audio":
                     await c.cancel(1)
@@ -294,7 +311,7 @@ def test_cancel_and_disconnect_mid_line_stop_the_work(server):
         c2 = client(server)
         await c2.connect()
         ready2 = await c2.open({"*": DEMO / "voice.wav"}, max_takes=3)
-        await c2.send_line(1, LINE, video=DEMO / "video.mp4")
+        await c2.send_line(1, long_line, video=long_clip)
         await c2.expect("audio", 120)
         c2.ws.transport.abort()
         return ready.session, end, ready2.session
