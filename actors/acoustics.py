@@ -289,9 +289,49 @@ class FeatureStats:
         )
 
 
-def features_from_model(pred: np.ndarray, stats: FeatureStats) -> np.ndarray:
+def features_from_model(pred: np.ndarray, stats: FeatureStats, postfilter_beta: float = 0.0) -> np.ndarray:
     """The actor's output frames (normalised, voicing as a logit) -> WORLD features for the vocoder."""
     vuv = stats.layout.vuv
     feats = stats.denormalise(pred.copy())
     feats[:, vuv] = (pred[:, vuv] > 0).astype(np.float32)
+    if postfilter_beta:
+        feats = cepstral_postfilter(feats, postfilter_beta, stats.layout)
     return feats
+
+
+def cepstral_postfilter(
+    feats: np.ndarray, beta: float, layout: FeatureLayout | None = None, sample_rate: int | None = None
+) -> np.ndarray:
+    """Sharpen an over-smoothed envelope: the coded cepstrum from index 2 on scaled by ``1 + beta``, each
+    frame's power kept (the mel-cepstral postfilter of HTS / Merlin-style WORLD synthesis).
+
+    A model trained with an L1/L2 loss predicts the mean of its targets, which flattens formant peaks; a
+    recogniser hears that as mumbling. Per frame only, so streaming chunks are filtered exactly as the
+    whole line is.
+    """
+    layout = layout or FeatureLayout()
+    rate = int(sample_rate or get_config().media.sample_rate)
+    fft_size = int(get_config().actor.fft_size)
+    out = np.array(feats, dtype=np.float32, copy=True)
+    coded = np.ascontiguousarray(out[:, layout.sp], dtype=np.float64)
+    if len(coded) == 0:
+        return out
+    sharp = coded.copy()
+    sharp[:, 2:] *= 1.0 + beta
+    power = pyworld.decode_spectral_envelope(coded, rate, fft_size).sum(1)
+    power_sharp = pyworld.decode_spectral_envelope(sharp, rate, fft_size).sum(1)
+    sharp[:, 0] += np.log(power / np.maximum(power_sharp, 1e-30)) / _c0_log_gain(
+        rate, fft_size, layout.spectral_dims
+    )
+    out[:, layout.sp] = sharp
+    return out
+
+
+@lru_cache(maxsize=8)
+def _c0_log_gain(rate: int, fft_size: int, dims: int) -> float:
+    """How much the decoded envelope's natural-log power moves per unit of coded c0 (a constant of WORLD's
+    coding), so a power correction can be written back into c0."""
+    coded = np.zeros((2, dims))
+    coded[1, 0] = 1.0
+    sp = pyworld.decode_spectral_envelope(coded, rate, fft_size)
+    return float(np.log(sp[1].sum() / sp[0].sum()))

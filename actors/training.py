@@ -55,6 +55,9 @@ class TrainingRecipe(BaseModel):
     max_train_clips: int | None = None
     valid_clips: int = 64
     workers: int = 2  # feature precompute processes
+    # warm start: a checkpoint (a run's or an exported one) whose weights, phoneme vocabulary and feature
+    # statistics a new run starts from, with a fresh optimiser and learning-rate schedule
+    init_from: str | None = None
     # optimisation
     epochs: int = 30
     batch_size: int = 16
@@ -281,9 +284,10 @@ def train_actor(
     layout = FeatureLayout()
     ckpt_path = out / "last.pt"
     state = torch.load(ckpt_path, weights_only=False) if ckpt_path.is_file() else None
-    if state is not None:
-        vocab = PhonemeVocabulary(state["vocab"])
-        stats = FeatureStats.from_dict(state["stats"])
+    init = _warm_start(recipe.init_from) if state is None and recipe.init_from else None
+    if state is not None or init is not None:
+        vocab = PhonemeVocabulary((state or init)["vocab"])
+        stats = FeatureStats.from_dict((state or init)["stats"])
     else:
         vocab = PhonemeVocabulary.build(with_boundaries(c.phonemes) for c in train_clips)
         stats = FeatureStats.fit([c.acoustics for c in train_clips])
@@ -315,6 +319,15 @@ def train_actor(
         )
 
     step, epoch, best = 0, 0, float("inf")
+    if init is not None:
+        if init["hparams"] != hp.to_dict():
+            changed = sorted(k for k, v in hp.to_dict().items() if init["hparams"].get(k) != v)
+            raise BadInputError(
+                f"init_from: the checkpoint's model differs from this recipe's in {', '.join(changed)}",
+                source=recipe.init_from, hint="warm starts need the same model switches and sizes",
+            )  # fmt: skip
+        model.load_state_dict({k: v.float() for k, v in init["model"].items()})
+        log.info("warm start from %s (its step %s)", recipe.init_from, init.get("step"))
     if state is not None:
         model.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
@@ -432,6 +445,17 @@ def validate(model, dataset, layout, recipe, sample_dir: Path, tag: str, stats) 
                     sample_dir / f"{tag}_{items[j]['clip_id']}.wav", audio, get_config().media.sample_rate
                 )
     return {k: round(v / max(n, 1), 5) for k, v in sums.items()}
+
+
+def _warm_start(path: str) -> dict:
+    p = Path(path)
+    if not p.is_file():
+        raise BadInputError("init_from: checkpoint not found", source=p)
+    state = torch.load(p, map_location="cpu", weights_only=False)
+    missing = [k for k in ("model", "hparams", "vocab", "stats") if k not in state]
+    if missing:
+        raise BadInputError(f"init_from: not an actor checkpoint (no {', '.join(missing)})", source=p)
+    return state
 
 
 def export_checkpoint(run: str | Path, out: str | Path) -> dict:

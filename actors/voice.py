@@ -232,7 +232,7 @@ class Actor:
     def _frames(self, refined: torch.Tensor) -> np.ndarray:
         from actors.acoustics import features_from_model
 
-        return features_from_model(refined[0].numpy(), self.stats)
+        return features_from_model(refined[0].numpy(), self.stats, self.config.actor.postfilter_beta)
 
     @torch.no_grad()
     def feature_chunks(self, encoded) -> Iterator[np.ndarray]:

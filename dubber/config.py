@@ -126,6 +126,8 @@ class ActorConfig(_Section):
     # attention's path is pulled towards the duration predictor's (weight 0: the attention alone)
     alignment_min_frames: int = 2
     alignment_prior_weight: float = 1.0
+    # cepstral postfilter on the predicted envelope (actors.acoustics.cepstral_postfilter): 0 = off
+    postfilter_beta: float = 0.0
 
 
 class ServingConfig(_Section):
