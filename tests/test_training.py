@@ -79,3 +79,20 @@ def test_training_logs_checkpoints_samples_resumes_and_exports(corpus, library, 
     assert exported["bytes"] < (run / "last.pt").stat().st_size / 2  # no optimiser, float16
     actor = Actor.load(exported["out"])
     assert "<sil>" in actor.vocab.index and actor.hp.hidden == 32
+
+    # a warm start: a new run begins from the exported weights (step 0, fresh schedule); another model
+    # size is refused by name
+    import torch
+
+    from dubber.errors import BadInputError
+
+    warm = _recipe(library, epochs=1).model_copy(update={"init_from": exported["out"]})
+    train_actor(corpus, tmp_path / "warm", warm, progress=False, max_steps=1)
+    rows = [r for r in csv.DictReader((tmp_path / "warm" / "losses.csv").open()) if r["phase"] == "valid"]
+    cold = [r for r in csv.DictReader((run / "losses.csv").open()) if r["phase"] == "valid"]
+    assert float(rows[0]["total"]) < float(cold[0]["total"])  # starts where the first run had got to
+    state = torch.load(tmp_path / "warm" / "last.pt", weights_only=False)
+    assert state["step"] == 1 and state["vocab"] == actor.vocab.symbols
+    with pytest.raises(BadInputError, match="hidden"):
+        bigger = warm.model_copy(update={"hidden": 48})
+        train_actor(corpus, tmp_path / "warm-bigger", bigger, progress=False, max_steps=1)
