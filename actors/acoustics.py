@@ -318,13 +318,20 @@ def cepstral_postfilter(
         return out
     sharp = coded.copy()
     sharp[:, 2:] *= 1.0 + beta
-    power = pyworld.decode_spectral_envelope(coded, rate, fft_size).sum(1)
-    power_sharp = pyworld.decode_spectral_envelope(sharp, rate, fft_size).sum(1)
+    power = decode_envelope(coded, rate, fft_size).sum(1)
+    power_sharp = decode_envelope(sharp, rate, fft_size).sum(1)
     sharp[:, 0] += np.log(power / np.maximum(power_sharp, 1e-30)) / _c0_log_gain(
         rate, fft_size, layout.spectral_dims
     )
     out[:, layout.sp] = sharp
     return out
+
+
+def decode_envelope(coded: np.ndarray, sample_rate: int, fft_size: int) -> np.ndarray:
+    """The coded envelope (frames, spectral_dims) -> WORLD's power envelope (frames, fft_size // 2 + 1)."""
+    return pyworld.decode_spectral_envelope(
+        np.ascontiguousarray(coded, dtype=np.float64), sample_rate, fft_size
+    )
 
 
 @lru_cache(maxsize=8)
@@ -333,5 +340,5 @@ def _c0_log_gain(rate: int, fft_size: int, dims: int) -> float:
     coding), so a power correction can be written back into c0."""
     coded = np.zeros((2, dims))
     coded[1, 0] = 1.0
-    sp = pyworld.decode_spectral_envelope(coded, rate, fft_size)
+    sp = decode_envelope(coded, rate, fft_size)
     return float(np.log(sp[1].sum() / sp[0].sum()))

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from actors.acoustics import FeatureLayout
+from actors.acoustics import FeatureLayout, decode_envelope
 from dubber.config import get_config
 from dubber.messages import PCM16_SCALE, to_pcm16  # noqa: F401  (to_pcm16 is the vocoder's PCM16 too)
 
@@ -255,9 +255,7 @@ class WorldVocoder(Vocoder):
 
     def _decode(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         lay = self.layout
-        sp = pyworld.decode_spectral_envelope(
-            np.ascontiguousarray(features[:, lay.sp], dtype=np.float64), self.sample_rate, self.fft_size
-        )
+        sp = decode_envelope(features[:, lay.sp], self.sample_rate, self.fft_size)
         ap = pyworld.decode_aperiodicity(
             np.ascontiguousarray(features[:, lay.ap], dtype=np.float64), self.sample_rate, self.fft_size
         )
