@@ -48,6 +48,9 @@ class ActorHParams:
     k: int = 3  # references per modality; 0 = no retrieval
     graph_stages: int = 3  # 1: G1 only, 2: G1+G2, 3: G1+G2+G3
     use_guidance: bool = True
+    # the graphs' emotion summary (what the emotion head reads) also joins the decoder's style, as the
+    # guidance does: without it the emotion reaches the decoder only through each frame's content
+    graph_style: bool = False
     num_emotions: int = 8
     dropout: float = 0.1
 
@@ -160,6 +163,7 @@ class ProgressiveGraphGenerator(nn.Module):
         self.speaker = nn.Linear(hp.dvector_dim, h)
         self.style_encoder = StyleEncoder(hp.acoustic_dim, h, d)
         self.guidance = nn.Linear(GUIDANCE_DIM, h)
+        self.graph_style = nn.Linear(2 * h, h) if hp.graph_style else None
         self.nodes = EmotionNodes(hp.caption_dim, hp.audio_emotion_dim, h)
         self.graphs = nn.ModuleList(RelationalGraphAttention(h, hp.heads, d) for _ in range(hp.stages))
         self.progressive = nn.ModuleList(FramesAttendGraph(h, hp.heads, d) for _ in range(hp.stages))
@@ -225,11 +229,14 @@ class ProgressiveGraphGenerator(nn.Module):
         pooled_frames = (content * video_mask[..., None]).sum(1) / video_mask.sum(1, keepdim=True).clamp(
             min=1
         )
-        emotion_logits = self.emotion_head(torch.cat([pooled_frames, graph_out.mean(1)], -1))
+        emotion_summary = torch.cat([pooled_frames, graph_out.mean(1)], -1)
+        emotion_logits = self.emotion_head(emotion_summary)
 
         style = self.speaker(dvector) + self.style_encoder(reference, reference_mask)
         if hp.use_guidance:
             style = style + self.guidance(guidance)
+        if self.graph_style is not None:
+            style = style + self.graph_style(emotion_summary)
 
         t_acoustic = lips.shape[1] * hp.frames_per_video_frame
         if durations is None:

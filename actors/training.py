@@ -49,6 +49,7 @@ class TrainingRecipe(BaseModel):
     k: int = 3
     graph_stages: int = 3
     use_guidance: bool = True
+    graph_style: bool = False
     dropout: float = 0.1
     # data
     library: str | None = None  # LanceDB URI with the corpus's rows and precomputed neighbours
@@ -101,7 +102,7 @@ class TrainingRecipe(BaseModel):
             vocab_size=vocab_size, acoustic_dim=acoustic_dim, caption_dim=caption_dim, audio_emotion_dim=audio_dim,
             hidden=self.hidden, heads=self.heads, decoder_layers=self.decoder_layers,
             postnet_layers=self.postnet_layers, k=self.k, graph_stages=self.graph_stages,
-            use_guidance=self.use_guidance, dropout=self.dropout,
+            use_guidance=self.use_guidance, graph_style=self.graph_style, dropout=self.dropout,
             frames_per_video_frame=get_config().media.frames_per_video_frame,
         )  # fmt: skip
 

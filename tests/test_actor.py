@@ -70,6 +70,20 @@ def test_every_ablation_runs_and_keeps_the_video_length(k, stages):
     assert len(model.graphs) == (1 if k == 0 else stages)
 
 
+@pytest.mark.parametrize("graph_style", [False, True])
+def test_graph_style_lets_the_emotion_nodes_reach_the_decoder_style(graph_style):
+    hp = ActorHParams(
+        vocab_size=32, acoustic_dim=43, audio_emotion_dim=94, hidden=32, graph_style=graph_style
+    )
+    model = ProgressiveGraphGenerator(hp).eval()
+    batch = _batch()
+    other = dict(batch, audio_nodes=torch.randn_like(batch["audio_nodes"]))
+    with torch.no_grad():
+        a, b = model.encode(**batch).style, model.encode(**other).style
+    # without the switch the style is the voice's (and the guidance's) alone
+    assert (not torch.allclose(a, b)) == graph_style
+
+
 def test_chunked_decoding_equals_whole_line_decoding():
     hp = ActorHParams(vocab_size=32, acoustic_dim=43, audio_emotion_dim=94, hidden=32)
     model = ProgressiveGraphGenerator(hp).eval()
