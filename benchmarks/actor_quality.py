@@ -49,7 +49,7 @@ def main() -> int:
     from agents.fusion import EmotionFusion
     from dubber.config import REPO_ROOT, get_config
     from evaluation.dataset import load_records
-    from evaluation.report import evaluate, markdown_table, pick_prompts, write_report
+    from evaluation.report import evaluate, markdown_paired, markdown_table, pick_prompts, write_report
     from perception.features import visual_features
     from retrieval.library import ReferenceLibrary
     from retrieval.schema import SEARCH_MODALITIES, vector_column
@@ -98,6 +98,8 @@ def main() -> int:
         write_report(result, args.out / f"{name}.json")
         results.append(result)
     table = markdown_table(results)
+    if len(results) > 1:  # ablations: each against the first, paired per clip
+        table += "\n\n" + markdown_paired(results)
     (args.out / "table.md").write_text(table + "\n")
     print(table)
     print(json.dumps(speed, indent=1))

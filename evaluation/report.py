@@ -455,6 +455,49 @@ def markdown_table(results: list[dict]) -> str:
     )
 
 
+def paired_emotion(baseline: dict, other: dict) -> dict:
+    """EMO-ACC of two systems on the clips both were measured on, paired: how many clips only one got
+    right, and McNemar's exact two-sided p-value (a binomial test on those clips), so "clearly above"
+    is a test rather than a gap between two means."""
+    from scipy.stats import binomtest
+
+    def correct(result: dict) -> dict[str, bool]:
+        return {r["clip_id"]: bool(r["emotion_correct"]) for r in result["clips"]
+                if r.get("emotion_correct") is not None}  # fmt: skip
+
+    a, b = correct(baseline), correct(other)
+    both = sorted(a.keys() & b.keys())
+    only_other = sum(b[c] and not a[c] for c in both)
+    only_baseline = sum(a[c] and not b[c] for c in both)
+    discordant = only_other + only_baseline
+    p = binomtest(only_other, discordant).pvalue if discordant else 1.0
+    return {
+        "clips": len(both),
+        "baseline_acc": sum(a[c] for c in both) / max(len(both), 1),
+        "other_acc": sum(b[c] for c in both) / max(len(both), 1),
+        "only_other_right": only_other,
+        "only_baseline_right": only_baseline,
+        "p_value": float(p),
+    }
+
+
+def markdown_paired(results: list[dict]) -> str:
+    """Every system's EMO-ACC against the first one's (the K=0 row of an ablation), paired per clip."""
+    base = results[0]
+    lines = [
+        f"| system vs {base['name']} | clips | EMO-ACC % | {base['name']} % | only it right | only "
+        f"{base['name']} right | McNemar p |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results[1:]:
+        c = paired_emotion(base, r)
+        lines.append(
+            f"| {r['name']} | {c['clips']} | {100 * c['other_acc']:.1f} | {100 * c['baseline_acc']:.1f} | "
+            f"{c['only_other_right']} | {c['only_baseline_right']} | {c['p_value']:.3f} |"
+        )
+    return "\n".join(lines)
+
+
 def markdown_clips(result: dict) -> str:
     head = "| clip | emotion | pred. emotion | WER % | SECS | dur. err. | sync offset | MCD-DTW-SL |"
     lines = [head, "|---|---|---|---|---|---|---|---|"]

@@ -157,3 +157,20 @@ def test_duration_error_frames():
     assert duration_error_frames(2.0, 48, 25) == pytest.approx(2.0)
     assert duration_error_frames(1.92, 48, 25) == pytest.approx(0.0)
     assert duration_error_frames(1.8, 48, 25) == pytest.approx(-3.0)
+
+
+def test_paired_emotion_counts_the_discordant_clips_and_tests_them():
+    from evaluation.report import markdown_paired, paired_emotion
+
+    def result(name, right):
+        clips = [{"clip_id": f"c{i}", "emotion_correct": r} for i, r in enumerate(right)]
+        return {"name": name, "clips": clips + [{"clip_id": "gone", "emotion_correct": None}]}
+
+    base = result("k0", [True] * 10 + [False] * 10)
+    better = result("full", [True] * 10 + [True] * 9 + [False])
+    c = paired_emotion(base, better)
+    assert (c["clips"], c["only_other_right"], c["only_baseline_right"]) == (20, 9, 0)
+    assert c["other_acc"] == 0.95 and c["baseline_acc"] == 0.5
+    assert c["p_value"] < 0.01  # 9 of 9 discordant clips one way: 2 * 0.5**9
+    assert paired_emotion(base, base)["p_value"] == 1.0
+    assert "| full | 20 | 95.0 | 50.0 | 9 | 0 |" in markdown_paired([base, better])
