@@ -62,18 +62,73 @@ SHIPPED_LIBRARY = REPO_ROOT / "assets" / "library"
 def search_uri(config: DubberConfig | None = None) -> str:
     """The library to search when none is named: ``library.db_uri``, else the cached default, copied on
     first use from the small prebuilt one that ships in ``assets/library`` (400 training clips of the
-    synthetic corpus; ``dubber library subset`` makes it). Builds keep writing to ``default_uri``."""
+    synthetic corpus; ``dubber library subset`` makes it) and copied again when the shipped one changes.
+    Builds keep writing to ``default_uri``."""
     cfg = config or get_config()
     if cfg.library.db_uri:
         return cfg.library.db_uri
     cached = Path(default_uri(cfg))
-    if not cached.exists() and SHIPPED_LIBRARY.is_dir():
-        log.info("first use: copying the shipped reference library to %s", cached)
-        tmp = cached.with_name(f"{cached.name}.{os.getpid()}.partial")
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(SHIPPED_LIBRARY, tmp)
-        os.replace(tmp, cached)
+    if SHIPPED_LIBRARY.is_dir():
+        sync_shipped_copy(SHIPPED_LIBRARY, cached)
     return str(cached)
+
+
+SHIPPED_STAMP = ".shipped-fingerprint"
+_WARNED_COPIES: set[str] = set()
+
+
+def folder_fingerprint(folder: Path) -> str:
+    """Every file's relative path and size (a LanceDB folder only ever gains files), hashed."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for f in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != SHIPPED_STAMP):
+        h.update(f"{f.relative_to(folder)}\0{f.stat().st_size}\n".encode())
+    return h.hexdigest()
+
+
+def sync_shipped_copy(shipped: Path, cached: Path) -> None:
+    """Copy ``shipped`` to ``cached`` when there is no copy, or when the copy is an untouched copy of an
+    older shipped library; a copy something has written to since (a build into the default location) is
+    left alone with a warning."""
+    want = folder_fingerprint(shipped)
+    if cached.exists():
+        stamp = cached / SHIPPED_STAMP
+        made_from = stamp.read_text().strip() if stamp.is_file() else None
+        if made_from == want:
+            return
+        current = folder_fingerprint(cached)
+        if made_from is None and current == want:  # a copy made before copies were stamped
+            stamp.write_text(want + "\n")
+            return
+        if made_from is None or current != made_from:
+            if str(cached) not in _WARNED_COPIES:
+                _WARNED_COPIES.add(str(cached))
+                log.warning(
+                    "the cached reference library %s differs from the shipped one (%s) and has been "
+                    "written to, so it is left as it is; delete it to use the shipped library",
+                    cached,
+                    shipped,
+                )
+            return
+        log.info("the shipped reference library changed: refreshing the cached copy at %s", cached)
+    else:
+        log.info("first use: copying the shipped reference library to %s", cached)
+    tmp = cached.with_name(f"{cached.name}.{os.getpid()}.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(shipped, tmp)
+    (tmp / SHIPPED_STAMP).write_text(want + "\n")
+    old = cached.with_name(f"{cached.name}.{os.getpid()}.old")
+    try:
+        if cached.exists():
+            os.replace(cached, old)
+        os.replace(tmp, cached)
+    except OSError:
+        if not cached.is_dir():
+            raise
+        log.info("another process copied the shipped library to %s first", cached)
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def sql_str(value: str) -> str:

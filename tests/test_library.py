@@ -250,3 +250,32 @@ def test_two_ray_workers_make_the_same_rows(built, corpus, tmp_path):
                 np.testing.assert_allclose(value, b[key], atol=1e-5, err_msg=f"{a['clip_id']} {key}")
             else:
                 assert value == b[key], (a["clip_id"], key)
+
+
+def test_the_cached_copy_of_the_shipped_library_follows_it_unless_written_to(tmp_path, caplog):
+    from retrieval.library import SHIPPED_LIBRARY, sync_shipped_copy
+
+    shipped, cached = tmp_path / "shipped", tmp_path / "cache" / "library"
+    shutil.copytree(SHIPPED_LIBRARY, shipped)
+    sync_shipped_copy(shipped, cached)  # first use: a copy that opens and reads like the shipped one
+    rows = ReferenceLibrary.open(str(shipped)).count()
+    assert ReferenceLibrary.open(str(cached)).count() == rows
+
+    # a new shipped library (a row fewer) replaces an untouched copy
+    lib = ReferenceLibrary.open(str(shipped))
+    gone = lib.scan(["clip_id"])["clip_id"].to_pylist()[0]
+    lib.table.delete(f"clip_id = '{gone}'")
+    sync_shipped_copy(shipped, cached)
+    assert ReferenceLibrary.open(str(cached)).count() == rows - 1
+
+    # a copy something wrote to is kept, with a warning, even when the shipped one changes again
+    mine = ReferenceLibrary.open(str(cached))
+    mine.table.delete(f"clip_id = '{mine.scan(['clip_id'])['clip_id'].to_pylist()[0]}'")
+    kept = ReferenceLibrary.open(str(cached)).count()
+    assert kept == rows - 2
+    lib = ReferenceLibrary.open(str(shipped))
+    lib.table.delete(f"clip_id = '{lib.scan(['clip_id'])['clip_id'].to_pylist()[-1]}'")
+    with caplog.at_level("WARNING"):
+        sync_shipped_copy(shipped, cached)
+    assert ReferenceLibrary.open(str(cached)).count() == kept
+    assert "left as it is" in caplog.text
