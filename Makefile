@@ -50,9 +50,7 @@ demo-clip: install
 	  --text "We should take the early train tomorrow, before the roads get busy." --out runs/demo-voice
 	cp runs/demo-voice/audio.wav assets/demo/voice.wav
 
-test: install
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+test: lint
 	$(PY) -m pytest -q
 
 lint: install
