@@ -435,25 +435,17 @@ class LogStore:
     # audio
     def take_pcm(self, log_id: str, line: int, take: int) -> tuple[int, bytes]:
         """(sample rate, PCM16 bytes) of one take: its audio chunks in ``seq`` order, or the take's own audio."""
+        from serving.logs import take_pcm16
+
         loaded = self.load(log_id)[0]
-        chunks, rate, own = [], 0, None
-        for _, item in loaded.items:
-            if item.get("line") != line or item.get("take") != take:
-                continue
-            if item.get("type") == "audio":
-                chunks.append((item.get("seq", 0), item.get("pcm16") or b""))
-                rate = int(item.get("sample_rate") or rate)
-            elif item.get("type") == "take" and item.get("pcm16"):
-                own = (int(item.get("sample_rate") or 0), item["pcm16"])
-        if chunks and rate:
-            return rate, b"".join(p for _, p in sorted(chunks, key=lambda c: c[0]))
-        if own and own[0]:
-            return own
+        found = take_pcm16((item for _, item in loaded.items), line, take)
+        if found:
+            return found
         if not any(i.get("line") == line and i.get("take") == take for _, i in loaded.items):
             raise NotFound(f"session {log_id} has no take {take} of line {line}")
         raise NotFound(
             f"no audio was logged for take {take} of line {line}",
-            hint="a `dubber dub --log` log keeps the messages, not the audio; server sessions log every chunk",
+            hint="the log kept this take's messages but none of its audio (neither chunks nor audio in the take)",
         )
 
     def take_wav(self, log_id: str, line: int, take: int) -> bytes:

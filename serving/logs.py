@@ -24,7 +24,7 @@ import struct
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -318,21 +318,35 @@ def list_sessions(directory: Path) -> list[dict]:
     return out
 
 
+def take_pcm16(items: Iterable[dict], line: int, take: int) -> tuple[int, bytes] | None:
+    """(sample rate, PCM16 bytes) of one take: its audio chunks in ``seq`` order, else the audio its ``take``
+    message carried (a ``dubber dub --log`` log, whose actor streams no chunks); None when neither was logged."""
+    chunks, rate, own = [], 0, None
+    for item in items:
+        if item.get("line") != line or item.get("take") != take:
+            continue
+        if item.get("type") == "audio":
+            chunks.append((item.get("seq", 0), item.get("pcm16") or b""))
+            rate = int(item.get("sample_rate") or rate)
+        elif item.get("type") == "take" and item.get("pcm16"):
+            own = (int(item.get("sample_rate") or 0), item["pcm16"])
+    if chunks and rate:
+        return rate, b"".join(p for _, p in sorted(chunks, key=lambda c: c[0]))
+    return own if own and own[0] else None
+
+
 def line_audio(log: SessionLog) -> dict[int, tuple[int, object]]:
-    """line -> (sample rate, float32 audio of its chosen take), assembled from the logged chunks."""
+    """line -> (sample rate, float32 audio of its chosen take), for the lines whose take audio was logged."""
     import numpy as np
 
     chosen = {e.line: item["chosen_take"] for e, item in log.read(log.select(types={"accept"}))}
-    chunks: dict[int, list] = {}
-    rates: dict[int, int] = {}
-    for e, item in log.read(log.select(types={"audio"})):
-        if chosen.get(e.line) == e.take:
-            chunks.setdefault(e.line, []).append((item["seq"], item["pcm16"]))
-            rates[e.line] = item["sample_rate"]
+    items = [item for _, item in log.read(log.select(types={"audio", "take"}))]
     out = {}
-    for line, parts in chunks.items():
-        pcm = b"".join(p for _, p in sorted(parts))
-        out[line] = (rates[line], np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0)
+    for line, take in chosen.items():
+        found = take_pcm16((i for i in items if i.get("line") == line), line, take)
+        if found:
+            rate, pcm = found
+            out[line] = (rate, np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0)
     return out
 
 
@@ -372,8 +386,14 @@ def run(args: argparse.Namespace) -> int:
             import soundfile as sf
 
             args.wav.mkdir(parents=True, exist_ok=True)
-            for line, (sr, audio) in sorted(line_audio(log).items()):
+            audio_of = line_audio(log)
+            for line, (sr, audio) in sorted(audio_of.items()):
                 sf.write(args.wav / f"line{line:04d}.wav", audio, sr)
+            accepted = {e.line for e in log.select(types={"accept"})}
+            if missing := sorted(accepted - audio_of.keys()):
+                print(f"warning: no audio was logged for the chosen take of line(s) "
+                      f"{', '.join(map(str, missing))}; no wav written for them", file=sys.stderr)  # fmt: skip
+            print(f"wrote {len(audio_of)} line wav(s) to {args.wav}", file=sys.stderr)
         return 0
     if args.logs_command == "tail":
         chosen = chosen[-args.n :] if args.n > 0 else []

@@ -312,6 +312,26 @@ def test_unknown_ids_and_paths_are_404_and_a_dub_log_plays(server):
     assert status == 200 and body == server.get(f"/logs/api/sessions/{SESSION}/takes/1/1.wav")[2]
 
 
+def test_logs_export_wav_reads_a_dub_logs_take_audio_as_the_sessions_chunks(logdir, tmp_path):
+    """``dubber logs export --wav`` takes the chosen take's audio from its chunks (a server session) or from
+    its take message (a ``dubber dub --log`` log): the same line wav either way."""
+    from dubber.cli import main
+
+    wavs = {}
+    for name, log in (
+        ("session", logdir / f"{SESSION}.msgpack"),
+        ("dub", logdir / "dub" / "messages.msgpack"),
+    ):
+        assert main(["logs", "export", str(log), "--out", str(tmp_path / f"{name}.json"),
+                     "--wav", str(tmp_path / name)]) == 0  # fmt: skip
+        wavs[name] = sorted((tmp_path / name).glob("line*.wav"))
+    assert [p.name for p in wavs["dub"]] == [p.name for p in wavs["session"]] and wavs["dub"]
+    for dub, session in zip(wavs["dub"], wavs["session"], strict=True):
+        a, sr_a = sf.read(dub, dtype="int16")
+        b, sr_b = sf.read(session, dtype="int16")
+        assert sr_a == sr_b and len(a) > sr_a // 2 and np.array_equal(a, b)
+
+
 def test_export_json_is_the_whole_session(server, frames):
     status, headers, body = server.get(f"/logs/api/sessions/{SESSION}/export.json")
     assert status == 200 and "attachment" in headers["content-disposition"]
