@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 
 from corpora.records import ClipRecord
 from dubber.config import get_config
+from dubber.files import replacing
 
 log = logging.getLogger(__name__)
 
@@ -126,9 +126,8 @@ class FeatureStore:
             "clip_id": x.clip_id, "text": x.text, "speaker": x.speaker, "emotion": x.emotion,
             "intensity": x.intensity, "split": x.split,
         }  # fmt: skip
-        tmp = self.path(x.clip_id).with_suffix(f".{os.getpid()}.tmp.npz")
-        np.savez(tmp, meta=np.array(meta, dtype=object), **arrays)
-        os.replace(tmp, self.path(x.clip_id))
+        with replacing(self.path(x.clip_id), suffix=".npz") as tmp:
+            np.savez(tmp, meta=np.array(meta, dtype=object), **arrays)
 
     def get(self, clip_id: str) -> ClipInputs:
         with np.load(self.path(clip_id), allow_pickle=True) as z:

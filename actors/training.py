@@ -12,7 +12,6 @@ import csv
 import json
 import logging
 import math
-import os
 import time
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from actors.model import (
     count_parameters,
 )
 from dubber.errors import BadInputError
+from dubber.files import replacing
 
 log = logging.getLogger(__name__)
 
@@ -171,9 +171,8 @@ def total_loss(model, out: dict, batch: dict, layout, recipe: TrainingRecipe) ->
 
 
 def _atomic_save(obj, path: Path) -> None:
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with replacing(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def plot_losses(csv_path: Path, png_path: Path) -> None:

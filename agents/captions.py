@@ -28,7 +28,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import re
 import threading
 from dataclasses import asdict, dataclass
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dubber.config import get_config
+from dubber.files import atomic_write_json
 
 if TYPE_CHECKING:
     from agents.llm.base import LLMBackend
@@ -681,11 +681,8 @@ class CaptionWriter:
     def _cache_put(self, path: Path, caption: Caption, descriptor: str) -> None:
         if not self.cache:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
         data = {**asdict(caption), "descriptor": descriptor, "model": self.model_id, "prompt": PROMPT_VERSION}
-        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write_json(path, data, indent=None)
 
     # -- captions -----------------------------------------------------------------------------------
     def caption(self, modality: str, descriptor: str) -> Caption:

@@ -19,28 +19,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dubber.files import atomic_write_json
 from localization.subtitles import LineSpec
 
 JOB_FORMAT = 1
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_write_json(path: Path, doc) -> None:
-    atomic_write_bytes(path, (json.dumps(doc, indent=1, default=str) + "\n").encode())
 
 
 def file_digest(path: str | Path) -> str:
@@ -116,7 +102,7 @@ class JobFolder:
         )  # fmt: skip
 
     def write_state(self, state: LineState) -> None:
-        atomic_write_json(self.state_path(state.id), state.to_dict())
+        atomic_write_json(self.state_path(state.id), state.to_dict(), durable=True)
 
     def clean_temporaries(self) -> int:
         """Remove what a killed run left half-written (temp files of wavs, logs, states, clips)."""
@@ -130,4 +116,6 @@ class JobFolder:
         return n
 
     def write_job(self, doc: dict) -> None:
-        atomic_write_json(self.root / "job.json", {"format": JOB_FORMAT, "updated": time.time(), **doc})
+        atomic_write_json(
+            self.root / "job.json", {"format": JOB_FORMAT, "updated": time.time(), **doc}, durable=True
+        )

@@ -9,13 +9,13 @@ Frame times follow ``perception.video.read_video``: output frame ``i`` shows the
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from dubber.errors import BadInputError
+from dubber.files import replacing
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +73,8 @@ def cut_spans(
     def flush(key: str) -> None:
         frames = pending.pop(key)
         path = out(key)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        write_video(tmp, np.stack(frames), fps, crf=18, preset="fast", threads=1)
-        os.replace(tmp, path)
+        with replacing(path) as tmp:
+            write_video(tmp, np.stack(frames), fps, crf=18, preset="fast", threads=1)
         written.add(key)
         on_done(key)
 
@@ -138,6 +137,5 @@ def write_dubbed(film: str | Path, audio: np.ndarray, sample_rate: int, out: Pat
     """The film's pictures, untouched, with ``audio`` as its only track (temporary name, then renamed)."""
     from perception.video import mux_audio
 
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    mux_audio(film, audio, sample_rate, tmp)
-    os.replace(tmp, out)
+    with replacing(out) as tmp:
+        mux_audio(film, audio, sample_rate, tmp)

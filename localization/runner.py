@@ -19,14 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from dubber.errors import BadInputError
-from localization.job import (
-    JobFolder,
-    LineState,
-    atomic_write_bytes,
-    atomic_write_json,
-    file_digest,
-    fingerprint,
-)
+from dubber.files import atomic_write_bytes, atomic_write_json, replacing
+from localization.job import JobFolder, LineState, file_digest, fingerprint
 from localization.subtitles import LineSpec, safe_id, span_problem
 
 log = logging.getLogger(__name__)
@@ -183,7 +177,7 @@ def record_done(
 
     buf = io.BytesIO()
     sf.write(buf, result["audio"], result["sample_rate"], format="WAV", subtype="PCM_16")
-    atomic_write_bytes(folder.wav_path(line.id), buf.getvalue())
+    atomic_write_bytes(folder.wav_path(line.id), buf.getvalue(), durable=True)
     result["prompt_seconds"] = round(len(plan.prompts[plan.voice_of[line.id]]) / result["sample_rate"], 2)
     log_path = write_line_log(folder, line, len(tries) + 1, result, plan.job_id)
     keep = ("emotion", "intensity", "direction", "takes", "chosen_take", "scores", "warnings", "references",
@@ -377,9 +371,8 @@ def build_mixes(folder: JobFolder, plan: JobPlan, states: dict[str, LineState]) 
         total = int(round(film.seconds * sr))
         dialogue = place_lines(total, placed)
         buf_path = folder.root / f"{name}.dialogue.wav"
-        tmp = buf_path.with_name(f".{buf_path.name}.{os.getpid()}.tmp")
-        sf.write(tmp, dialogue, sr, format="WAV", subtype="FLOAT")
-        os.replace(tmp, buf_path)
+        with replacing(buf_path) as tmp:
+            sf.write(tmp, dialogue, sr, format="WAV", subtype="FLOAT")
         me = load_me_track(film.me_track, sr) if film.me_track else None
         final = mix(dialogue, me, cfg.localization.dialogue_gain, cfg.localization.me_gain)
         mp4 = folder.root / f"{name}.dubbed.mp4"
@@ -458,7 +451,7 @@ def build_report(folder: JobFolder, plan: JobPlan, states: dict[str, LineState],
         "outputs": outputs,
         "per_line": rows,
     }
-    atomic_write_json(folder.root / "report.json", report)
+    atomic_write_json(folder.root / "report.json", report, durable=True)
     return report
 
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from dubber.config import get_config
+from dubber.files import atomic_write_json
 from perception.geometry import GEOMETRY_FEATURES, clip_geometry
 from perception.records import EXPRESSION_LABELS, ClipPerception
 
@@ -77,8 +77,5 @@ def visual_features(video: str | Path, perceiver=None, use_cache: bool = True) -
         perceiver = ClipPerceiver()
     features = from_perception(perceiver.perceive(video, require_face=False))
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(asdict(features)))
-        os.replace(tmp, path)
+        atomic_write_json(path, asdict(features), indent=None)
     return features

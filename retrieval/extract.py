@@ -21,7 +21,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import threading
 import time
 from collections.abc import Sequence
@@ -34,6 +33,7 @@ import numpy as np
 from corpora.records import ClipRecord
 from dubber.config import DubberConfig, get_config
 from dubber.errors import BadInputError, MissingComponentError
+from dubber.files import atomic_write_json
 from retrieval.schema import AUDIO_DIM, CAPTION_MODALITIES, SEARCH_MODALITIES, check_row
 
 if TYPE_CHECKING:
@@ -79,7 +79,6 @@ class AudioNorm:
 
     def save(self, path: str | Path) -> None:
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         data = {
             "names": list(self.names),
             "mean": [float(v) for v in self.mean],
@@ -87,9 +86,7 @@ class AudioNorm:
             "num_clips": self.num_clips,
             "source": self.source,
         }
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=1) + "\n")
-        os.replace(tmp, path)
+        atomic_write_json(path, data)
 
     @classmethod
     def load(cls, path: str | Path) -> AudioNorm:
