@@ -2,7 +2,8 @@
 
 For each clip of the split (first ``--clips``): the actor speaks the line over the clip's lips with the voice
 prompt the evaluation uses (another clip of the same speaker), the director's guidance (shipped fused cues,
-no LLM, so the run is about the actor), and references retrieved from the library's **train** clips only.
+no LLM, so the run is about the actor), and references retrieved from the library's retrieval pool only
+(``train`` and any library-only ``reference`` footage, as in training).
 Then ``evaluation.report.evaluate`` measures WER, SECS, EMO-ACC (with the ground truth's beside it),
 duration error, AV sync and MCD. Speed per clip: real-time factor of actor + vocoder (whole line) and the
 time from guidance to the first streamed chunk.
@@ -52,12 +53,14 @@ def main() -> int:
     from evaluation.report import evaluate, markdown_paired, markdown_table, pick_prompts, write_report
     from perception.features import visual_features
     from retrieval.library import ReferenceLibrary
+    from retrieval.neighbours import retrieval_pool
     from retrieval.schema import SEARCH_MODALITIES, vector_column
 
     torch.set_num_threads(get_config().actor.threads)
     records = load_records(args.corpus, args.split)[: args.clips]
     prompts = pick_prompts(records, load_records(args.corpus))
     library = ReferenceLibrary.open(args.library)
+    pool = retrieval_pool(get_config().library.pool_split)
     director = Director(fusion=EmotionFusion.load(REPO_ROOT / "assets/models/director", use_llm=False),
                         write_directions=False)  # fmt: skip
     store = FeatureStore(corpus=args.corpus)
@@ -76,7 +79,7 @@ def main() -> int:
             prompt = actor.voice_prompt(audio, sr)
             guidance = director.direct(CueInput(text=rec.text, visual=visual_features(rec.video_path)))
             row = library.row(rec.clip_id)
-            refs = library.query_for_clip(rec.clip_id, k, split="train")
+            refs = library.query_for_clip(rec.clip_id, k, split=pool)
             target = {m: np.asarray(row[vector_column(m)], np.float32) for m in SEARCH_MODALITIES}
             nodes = EmotionNodes.from_library(library, target, refs, k)
             t0 = time.perf_counter()

@@ -30,6 +30,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     synth.add_argument("--seed", type=int, default=0, help="fixes the whole corpus (default 0)")
     synth.add_argument("--workers", type=int, default=2, help="render processes (default 2)")
     synth.add_argument("--voices", help="comma-separated voice ids (default: the corpus voices of the bank)")
+    synth.add_argument(
+        "--design",
+        choices=("standard", "scene-tones"),
+        default="standard",
+        help="standard (default): each line's words, face and light follow its emotion; scene-tones: the "
+        "retrieval test bed (scene-level tones, reserved faces, new films seen only through the library)",
+    )
     manifest = sub.add_parser(
         "manifest", help="rewrite a corpus's manifest from the clips on disk (works while a build runs)"
     )
@@ -62,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
             workers=args.workers,
             voice_ids=voices,
             allow_missing_engines=args.allow_missing_engines,
+            design=args.design,
         )
         print(json.dumps(summary, indent=1))
         return 0 if summary["clips_failed"] == 0 else 1

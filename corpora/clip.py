@@ -34,6 +34,8 @@ class ClipSpec:
     character: str = "character"
     film: str = "film"
     scene_emotion: str | None = None  # the scene may carry the emotion when the words do not
+    scene_intensity: float | None = None  # how strongly the scene's light shows it (None: ``intensity``)
+    face_intensity: float | None = None  # how strongly the face shows the emotion (None: ``intensity``)
     scene_seed: int | None = None  # fixes the scene's layout, so a film's scenes recur across clips
     face_style: dict = field(default_factory=dict)  # FaceStyle.to_dict(); random from the seed if empty
     seed: int = 0
@@ -151,11 +153,14 @@ def render_clip(spec: ClipSpec, out_dir: str | Path, audio: np.ndarray | None = 
     eye = _blinks(num_frames, fps, rng)
     dx, dy = _smooth_walk(num_frames, rng, 0.03), _smooth_walk(num_frames, rng, 0.02)
     tilt = _smooth_walk(num_frames, rng, 4.0)
-    mood_rgb, brightness = scene_mood(spec.scene_emotion or spec.emotion, spec.intensity, rng)
+    scene_k = spec.intensity if spec.scene_intensity is None else spec.scene_intensity
+    mood_rgb, brightness = scene_mood(spec.scene_emotion or spec.emotion, scene_k, rng)
     bg_seed = int(rng.integers(1 << 30)) if spec.scene_seed is None else spec.scene_seed
     size = (spec.size, spec.size)
 
-    expression = emotion_pose(spec.emotion, spec.intensity)
+    expression = emotion_pose(
+        spec.emotion, spec.intensity if spec.face_intensity is None else spec.face_intensity
+    )
     poses = [
         FacePose(
             mouth_open=float(opening[i]),

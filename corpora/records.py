@@ -9,7 +9,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-SPLITS: tuple[str, ...] = ("train", "valid", "test-seen-speakers", "test-unseen-speakers")
+SPLITS: tuple[str, ...] = (
+    "train", "valid", "test-seen-speakers", "test-unseen-speakers", "reference", "test-new-films",
+)  # fmt: skip
+REFERENCE_SPLIT = "reference"
+"""Footage the library holds and the actor never trains on (the ``scene-tones`` corpus's new films): always
+in the retrieval pool beside ``library.pool_split``."""
 
 
 @dataclass

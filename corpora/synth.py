@@ -22,7 +22,7 @@ import numpy as np
 
 from corpora.clip import ClipSpec
 from corpora.emotions import EMOTIONS
-from corpora.records import SPLITS
+from corpora.records import REFERENCE_SPLIT, SPLITS
 from corpora.script import SCENE_NAMES, balanced_emotions, draw_line
 from dubber.errors import BadInputError, DubberError, MissingComponentError
 from dubber.files import atomic_write_text
@@ -75,8 +75,36 @@ def available_voices(voice_ids: list[str] | None, allow_missing: bool) -> list[s
     return usable
 
 
-def plan_corpus(num_clips: int, seed: int, voices: list[str], unseen_voices: int = 2) -> list[PlannedClip]:
-    """Films, characters, scenes and lines for ``num_clips`` clips; deterministic in ``seed``."""
+DESIGNS: tuple[str, ...] = ("standard", "scene-tones")
+"""``standard``: every line's own words, face and light follow its emotion. ``scene-tones``: the test bed
+for retrieval (see ``SceneTones``)."""
+
+
+@dataclass(frozen=True)
+class SceneTones:
+    """The ``scene-tones`` design: a corpus where similar footage knows what the line's own cues do not.
+
+    Each scene has an emotional tone most of its lines share; the faces play it reserved, most lines are
+    worded neutrally, and a scene's light is its own look, unrelated to the tone. A share of the films are
+    *new*: their lines are never trained on, some sit in the library as ``reference`` footage (as the
+    approved lines of a film in batch localization do) and the rest are the ``test-new-films`` split. A
+    line of a new film can then learn its scene's tone only from retrieved same-scene references.
+    """
+
+    tone_share: float = 0.8  # lines of a scene that take the scene's tone
+    neutral_wording_share: float = 0.6
+    face_intensity: float = 0.25  # the face's share of the voice's intensity
+    new_film_share: float = 0.25
+    reference_share: float = 0.6  # lines of a new film that are library references (the rest: test)
+
+
+def plan_corpus(
+    num_clips: int, seed: int, voices: list[str], unseen_voices: int = 2, design: str = "standard"
+) -> list[PlannedClip]:
+    """Films, characters, scenes and lines for ``num_clips`` clips; deterministic in ``seed`` (and
+    ``design``: the ``standard`` plan is the same whatever other designs exist)."""
+    if design not in DESIGNS:
+        raise BadInputError(f"unknown corpus design {design!r}", hint="one of " + ", ".join(DESIGNS))
     from corpora.faces import FaceStyle
 
     if len(voices) < unseen_voices + 2:
@@ -115,19 +143,37 @@ def plan_corpus(num_clips: int, seed: int, voices: list[str], unseen_voices: int
                 {"character": f"{v}_guest", "voice": v, "face": FaceStyle.random(rng).to_dict()}
             )
 
+    tones = SceneTones() if design == "scene-tones" else None
+    # the design's own draws come from a second stream, so the standard plan's draws stay as they were
+    drng = np.random.default_rng([seed, DESIGNS.index(design)])
+    if tones:
+        new_films = set(
+            drng.choice(num_films, max(2, round(tones.new_film_share * num_films)), replace=False)
+        )
+        for f, film in enumerate(films):
+            film["new"] = f in new_films
+            for scene in film["scenes"]:
+                scene["tone"] = str(drng.choice(EMOTIONS))
+                scene["look"] = str(drng.choice(EMOTIONS))  # the light's colour: not the tone
+                scene["look_intensity"] = float(np.round(drng.uniform(0.3, 0.9), 2))
+
     emotions = balanced_emotions(num_clips, rng)
     plan = []
     for i, emotion in enumerate(emotions):
         film = films[int(rng.integers(len(films)))]
         actor = film["cast"][int(rng.integers(len(film["cast"])))]
         scene = film["scenes"][int(rng.integers(len(film["scenes"])))]
-        line = draw_line(emotion, rng)
+        if tones and drng.random() < tones.tone_share:
+            emotion = scene["tone"]
+        line = draw_line(emotion, rng, tones.neutral_wording_share if tones else 0.2)
         clip_id = f"c{i:05d}"
         if actor["voice"] in unseen:
             split = "test-unseen-speakers"
         else:
             u = rng.random()
             split = "train" if u < 0.8 else ("valid" if u < 0.9 else "test-seen-speakers")
+            if tones and film["new"]:
+                split = REFERENCE_SPLIT if drng.random() < tones.reference_share else "test-new-films"
         spec = ClipSpec(
             clip_id=clip_id,
             text=line.text,
@@ -140,6 +186,9 @@ def plan_corpus(num_clips: int, seed: int, voices: list[str], unseen_voices: int
             scene_seed=scene["seed"],
             seed=int(rng.integers(1 << 30)),
         )
+        if tones:
+            spec.scene_emotion, spec.scene_intensity = scene["look"], scene["look_intensity"]
+            spec.face_intensity = round(tones.face_intensity * line.intensity, 3)
         plan.append(PlannedClip(spec=spec, split=split, speaker=actor["voice"], wording=line.wording))
     return plan
 
@@ -175,6 +224,7 @@ def build_corpus(
     voice_ids: list[str] | None = None,
     allow_missing_engines: bool = False,
     progress: bool = True,
+    design: str = "standard",
 ) -> dict:
     """Render (or finish rendering) the corpus into ``out_dir`` and write its manifest and card."""
     from tqdm import tqdm
@@ -182,17 +232,18 @@ def build_corpus(
     out = Path(out_dir)
     (out / "clips").mkdir(parents=True, exist_ok=True)
     voices = available_voices(voice_ids, allow_missing_engines)
-    plan = plan_corpus(num_clips, seed, voices)
-    settings = {"clips": num_clips, "seed": seed, "voices": voices}
+    plan = plan_corpus(num_clips, seed, voices, design=design)
+    settings = {"clips": num_clips, "seed": seed, "voices": voices, "design": design}
     settings_path = out / "corpus.json"
     if settings_path.exists():
         previous = json.loads(settings_path.read_text())
+        previous.setdefault("design", "standard")  # corpora built before designs existed
         if {k: previous.get(k) for k in settings} != settings:
             raise BadInputError(
                 "folder holds a corpus built with other settings "
-                f"({ {k: previous.get(k) for k in ('clips', 'seed')} })",
+                f"({ {k: previous.get(k) for k in ('clips', 'seed', 'design')} })",
                 source=out,
-                hint="use another --out folder, or the same --clips/--seed",
+                hint="use another --out folder, or the same --clips/--seed/--design",
             )
     settings_path.write_text(json.dumps(settings, indent=1) + "\n")
 
@@ -228,7 +279,9 @@ def refresh_manifest(out_dir: str | Path) -> dict:
     if not settings_path.is_file():
         raise BadInputError("not a synthetic corpus folder (no corpus.json)", source=out)
     settings = json.loads(settings_path.read_text())
-    plan = plan_corpus(settings["clips"], settings["seed"], settings["voices"])
+    plan = plan_corpus(
+        settings["clips"], settings["seed"], settings["voices"], design=settings.get("design", "standard")
+    )
     return write_manifest(out, plan, {})
 
 

@@ -71,7 +71,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--only-split", dest="only_split", help="only clips of this split (e.g. train)")
     s.add_argument("--llm", action="store_true", help="caption a new target with the LLM (default: as built)")
     n = p.add_argument_group("neighbours")
-    n.add_argument("--pool-split", help="draw neighbours from this split only (default library.pool_split)")
+    n.add_argument(
+        "--pool-split",
+        help="draw neighbours from this split and any 'reference' clips (default library.pool_split)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

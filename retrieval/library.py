@@ -388,7 +388,7 @@ class ReferenceLibrary:
         exclude_speaker: str | None,
         language: str | None,
         speaker: str | None,
-        split: str | None,
+        split: str | Sequence[str] | None,
     ) -> str | None:
         parts = []
         ids = [i for i in exclude_ids if i]
@@ -402,8 +402,10 @@ class ReferenceLibrary:
             parts.append(f"language = {sql_str(language)}")
         if speaker is not None:
             parts.append(f"speaker = {sql_str(speaker)}")
-        if split is not None:
+        if isinstance(split, str):
             parts.append(f"split = {sql_str(split)}")
+        elif split is not None:
+            parts.append(f"split IN ({', '.join(sql_str(s) for s in split)})")
         return " AND ".join(parts) or None
 
     def search(
@@ -417,7 +419,7 @@ class ReferenceLibrary:
         exclude_speaker: str | None = None,
         language: str | None = None,
         speaker: str | None = None,
-        split: str | None = None,
+        split: str | Sequence[str] | None = None,  # one split, or any of several
     ) -> list[ReferenceClip]:
         """Cosine top-``k`` (default ``library.k``) library clips for one modality's caption vector."""
         if modality not in SEARCH_MODALITIES:

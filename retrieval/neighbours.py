@@ -1,9 +1,9 @@
 """Training-time retrieval: every clip's top-K references, precomputed once so training never queries.
 
-The pool is the training split only (``library.pool_split``): a training clip's references are other
-training clips, and a valid or test clip's references are training clips too, as at inference, so nothing
-from the held-out splits leaks into training. K up to ``library.max_k`` (5) is stored, so the ablations
-(K in 0, 1, 3, 5) read the first K. The result is the ``neighbours`` table next to the references, in the
+The pool is the training split (``library.pool_split``) and any ``reference`` footage (library-only clips,
+never trained on): a training clip's references are other pool clips, and a valid or test clip's references
+are pool clips too, as at inference, so nothing from the held-out splits leaks into training. K up to
+``library.max_k`` (5) is stored, so the ablations (K in 0, 1, 3, 5) read the first K. The result is the ``neighbours`` table next to the references, in the
 same LanceDB database (any URI).
 
 Similarities are exact cosines computed in numpy from one scan of the caption vectors (the same numbers a
@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from lancedb.pydantic import LanceModel
 
+from corpora.records import REFERENCE_SPLIT
 from dubber.config import DubberConfig, get_config
 from dubber.errors import BadInputError
 from retrieval.library import ReferenceLibrary, sql_str, vector_matrix
@@ -66,6 +67,12 @@ def _topk(sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return np.take_along_axis(part, order, axis=1), np.take_along_axis(vals, order, axis=1)
 
 
+def retrieval_pool(pool_split: str) -> tuple[str, ...]:
+    """The splits references are drawn from: ``pool_split`` and the library-only ``reference`` footage
+    (clips the actor never trains on, so drawing from them leaks nothing)."""
+    return (pool_split, REFERENCE_SPLIT) if pool_split != REFERENCE_SPLIT else (pool_split,)
+
+
 def compute_neighbours(
     uri: str | Path | None = None,
     k: int | None = None,
@@ -89,7 +96,8 @@ def compute_neighbours(
     vecs = {c: vector_matrix(data[c]) for c in columns}
     splits = data["split"].to_pylist()
     versions = data["extractor_version"].to_pylist()
-    pool = np.flatnonzero(np.array([s == pool_split for s in splits], dtype=bool))
+    pool_splits = retrieval_pool(pool_split)
+    pool = np.flatnonzero(np.array([s in pool_splits for s in splits], dtype=bool))
     if len(pool) <= k:
         raise BadInputError(
             f"the library has {len(pool)} clips in split {pool_split!r}; more than k={k} are needed",

@@ -11,6 +11,7 @@ import soundfile as sf
 
 from corpora.records import SPLITS
 from corpora.synth import build_corpus, plan_corpus
+from dubber.errors import BadInputError
 from tests.conftest import SMALL_CORPUS_VOICES as VOICES
 
 
@@ -26,6 +27,39 @@ def test_plan_is_deterministic_and_balanced():
     seen = {p.speaker for p in a if p.split != "test-unseen-speakers"}
     assert len(unseen) == 2 and not unseen & seen
     assert any(p.wording == "neutral" for p in a), "some lines must be neutral-worded"
+
+
+def test_scene_tones_design_keeps_new_films_out_of_training_and_scenes_on_their_tone():
+    """The retrieval test bed: new films' lines are only library references or their own test split, a
+    scene's lines mostly share one emotion, faces are reserved and the light is the scene's own look."""
+    from corpora.synth import SceneTones
+
+    standard = plan_corpus(400, seed=3, voices=VOICES)
+    tones = plan_corpus(400, seed=3, voices=VOICES, design="scene-tones")
+    assert {p.spec.film for p in tones} == {p.spec.film for p in standard}  # the same films and scenes
+    assert all(p.spec.face_intensity is None and p.spec.scene_intensity is None for p in standard)
+    assert {p.split for p in standard} <= {"train", "valid", "test-seen-speakers", "test-unseen-speakers"}
+    design = SceneTones()
+    by_split: dict[str, set] = {}
+    for p in tones:
+        by_split.setdefault(p.split, set()).add(p.spec.film)
+        assert p.spec.face_intensity == pytest.approx(design.face_intensity * p.spec.intensity, abs=1e-3)
+    new_films = by_split["reference"] | by_split["test-new-films"]
+    assert by_split["test-new-films"] <= by_split["reference"]  # every new film tested has library footage
+    assert not new_films & (by_split["train"] | by_split["valid"] | by_split["test-seen-speakers"])
+    scenes: dict[tuple, list[str]] = {}
+    for p in tones:
+        scenes.setdefault((p.spec.film, p.spec.scene_seed), []).append(p.spec.emotion)
+        looks = {
+            (q.spec.scene_emotion, q.spec.scene_intensity)
+            for q in tones
+            if q.spec.scene_seed == p.spec.scene_seed
+        }
+        assert len(looks) == 1  # one look per scene, whatever the line's emotion
+    on_tone = sum(max(e.count(x) for x in set(e)) for e in scenes.values()) / len(tones)
+    assert on_tone > 0.7, on_tone
+    with pytest.raises(BadInputError, match="unknown corpus design"):
+        plan_corpus(10, seed=0, voices=VOICES, design="nope")
 
 
 def test_layout_and_manifest(small_corpus):

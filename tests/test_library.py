@@ -216,6 +216,33 @@ def test_training_neighbours_come_from_the_train_split_only(built, tmp_path):
     assert vectors["audio_vector"].shape == (8, AUDIO_DIM) and set(index) == set(split_of)
 
 
+def test_reference_footage_joins_the_pool_and_its_clips_are_retrieved(built, tmp_path):
+    """Library-only ``reference`` clips (never trained on) are drawn from beside the train split, by the
+    precomputed neighbours and by a live search over both splits alike."""
+    from retrieval.neighbours import compute_neighbours, load_neighbours, retrieval_pool
+
+    uri = _copy_db(built[0], tmp_path)
+    lib = ReferenceLibrary.open(uri)
+    rows = lib.rows(sorted(lib.versions()))
+    pool_split = Counter(r["split"] for r in rows).most_common(1)[0][0]
+    others = [r for r in rows if r["split"] != pool_split]
+    assert others, "the small corpus should have clips outside its largest split"
+    lib.upsert([{**others[0], "split": "reference"}])
+    reference = others[0]["clip_id"]
+    pool = retrieval_pool(pool_split)
+    assert pool == (pool_split, "reference")
+    report = compute_neighbours(uri, k=2, pool_split=pool_split)
+    split_of = {r["clip_id"]: r["split"] for r in ReferenceLibrary.open(uri).rows(sorted(lib.versions()))}
+    assert report.pool == sum(s in pool for s in split_of.values())
+    table = load_neighbours(uri, with_similarity=True)
+    drawn = {i for per in table.values() for pairs in per.values() for i, _ in pairs}
+    assert reference in drawn and all(split_of[i] in pool for i in drawn)
+    for clip, per_modality in table.items():
+        live = ReferenceLibrary.open(uri).query_for_clip(clip, k=2, split=pool)
+        for modality, pairs in per_modality.items():
+            assert [s for _, s in pairs] == pytest.approx([c.similarity for c in live[modality]], abs=1e-4)
+
+
 def test_cli_build_search_info_json(built, corpus):
     uri = built[0]
     build = run_dubber("library", "build", "--from", str(corpus), "--db", uri, "--no-llm", "--json")
