@@ -60,7 +60,8 @@ class LibraryConfig(_Section):
     table: str = "references"
     k: int = 3  # references per modality at inference (the paper's K)
     max_k: int = 5  # neighbours precomputed per training clip (the ablations use K in 0, 1, 3, 5)
-    pool_split: str = "train"  # neighbours come from this split (and library-only "reference" clips): no leakage
+    # neighbours come from this split plus library-only "reference" clips: no leakage
+    pool_split: str = "train"
     batch_size: int = 32  # rows per write; one writer
     version: str = "library-1"  # bump when the row-making code changes: older rows are redone
     audio_norm: Path = REPO_ROOT / "assets" / "models" / "library" / "audio_norm.json"
