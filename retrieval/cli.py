@@ -233,7 +233,7 @@ def _neighbours(args: argparse.Namespace) -> int:
     else:
         print(
             f"{report.uri}: top-{report.k} neighbours per modality for {report.rows} clips from "
-            f"{report.pool} {report.pool_split!r} clips ({report.seconds:.1f} s)"
+            f"{report.pool_description()} ({report.seconds:.1f} s)"
         )
     return 0
 

@@ -3,8 +3,8 @@
 The pool is the training split (``library.pool_split``) and any ``reference`` footage (library-only clips,
 never trained on): a training clip's references are other pool clips, and a valid or test clip's references
 are pool clips too, as at inference, so nothing from the held-out splits leaks into training. K up to
-``library.max_k`` (5) is stored, so the ablations (K in 0, 1, 3, 5) read the first K. The result is the ``neighbours`` table next to the references, in the
-same LanceDB database (any URI).
+``library.max_k`` (5) is stored, so the ablations (K in 0, 1, 3, 5) read the first K. The result is the
+``neighbours`` table next to the references, in the same LanceDB database (any URI).
 
 Similarities are exact cosines computed in numpy from one scan of the caption vectors (the same numbers a
 brute-force LanceDB search gives), in chunks so 100k rows stay within memory.
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -50,12 +50,20 @@ class NeighbourRow(LanceModel):
 class NeighbourReport:
     uri: str
     rows: int  # clips that got neighbours
-    pool: int  # training clips they were drawn from
+    pool: int  # pool clips they were drawn from
     pool_split: str
     k: int
     exclude_same_film: bool
     exclude_same_speaker: bool
     seconds: float
+    pool_splits: dict[str, int] = field(default_factory=dict)  # pool clips per split (train, reference)
+
+    def pool_description(self) -> str:
+        """'1260 clips (1004 train + 256 reference)', or '900 train clips' for a one-split pool."""
+        parts = [f"{n} {s}" for s, n in self.pool_splits.items() if n]
+        if len(parts) <= 1:
+            return f"{self.pool} {self.pool_split!r} clips"
+        return f"{self.pool} clips ({' + '.join(parts)})"
 
 
 def _topk(sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -167,8 +175,9 @@ def compute_neighbours(
         exclude_same_film=exclude_same_film,
         exclude_same_speaker=exclude_same_speaker,
         seconds=round(time.perf_counter() - t0, 3),
+        pool_splits={p: sum(splits[i] == p for i in pool) for p in pool_splits},
     )
-    log.info("neighbours: %d clips, top-%d from %d %s clips", len(ids), k, len(pool), pool_split)
+    log.info("neighbours: %d clips, top-%d from %s", len(ids), k, report.pool_description())
     return report
 
 

@@ -234,6 +234,8 @@ def test_reference_footage_joins_the_pool_and_its_clips_are_retrieved(built, tmp
     report = compute_neighbours(uri, k=2, pool_split=pool_split)
     split_of = {r["clip_id"]: r["split"] for r in ReferenceLibrary.open(uri).rows(sorted(lib.versions()))}
     assert report.pool == sum(s in pool for s in split_of.values())
+    assert report.pool_splits["reference"] == 1 and sum(report.pool_splits.values()) == report.pool
+    assert report.pool_description().endswith(f"({report.pool - 1} {pool_split} + 1 reference)")
     table = load_neighbours(uri, with_similarity=True)
     drawn = {i for per in table.values() for pairs in per.values() for i, _ in pairs}
     assert reference in drawn and all(split_of[i] in pool for i in drawn)
