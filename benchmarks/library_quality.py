@@ -5,8 +5,9 @@ takes the top-3 training clips per modality and reports the share whose emotion 
 Library: the corpus's training split (``--train-every 2``: every other training clip, a subset that
 builds in about half the time) plus both test splits, rules captions (``--no-llm``); ``--no-build`` measures
 the library as it is (e.g. the whole corpus built by ``dubber library build``). The test rows sit in the
-same table but are never retrieved (``split = 'train'`` prefilter), so the test splits are held-out
-queries.
+same table but are never retrieved (the retrieval pool is the train split plus any library-only
+``reference`` footage, as in training and at inference), so the test splits are held-out queries;
+``--targets`` picks them (``test-new-films`` for the ``scene-tones`` corpus).
 
 Reported per modality (scene, face, text: the director's ``ReferenceLibrary.query_for_clip``, LanceDB
 brute-force cosine), and combined two ways: ``pooled`` (all 9 references the actor receives, 3 per
@@ -17,7 +18,8 @@ emotion vector, which a silent target does not have) shows how much emotion the 
 carries. ``--exclude-film`` variants leave out the target's film (the corpus's films reuse their scenes).
 
     .venv/bin/python benchmarks/library_quality.py [--corpus runs/corpus-train] [--db runs/library] \
-        [--train-every 2] [--workers 2] [--no-build] [--out docs/measurements/library_quality.json]
+        [--train-every 2] [--workers 2] [--no-build] [--targets test-seen-speakers,test-unseen-speakers] \
+        [--out docs/measurements/library_quality.json]
 """
 
 from __future__ import annotations
@@ -41,12 +43,13 @@ TEST_SPLITS = ("test-seen-speakers", "test-unseen-speakers")
 MODALITIES = ("scene", "face", "text")
 
 
-def library_records(corpus: Path, train_every: int):
+def library_records(corpus: Path, train_every: int, targets: tuple[str, ...]):
     from corpora.readers import read_corpus
+    from corpora.records import REFERENCE_SPLIT
 
     records = read_corpus(corpus)
     train = [r for r in records if r.split == "train"][:: max(1, train_every)]
-    test = [r for r in records if r.split in TEST_SPLITS]
+    test = [r for r in records if r.split in (*targets, REFERENCE_SPLIT)]
     return test + train
 
 
@@ -58,8 +61,9 @@ def summarise(values: dict[str, list[float]]) -> dict[str, float]:
     return {k: round(float(np.mean(v)), 4) for k, v in values.items()}
 
 
-def evaluate(uri: str, k: int, exclude_film: bool) -> dict:
+def evaluate(uri: str, k: int, exclude_film: bool, targets_splits: tuple[str, ...] = TEST_SPLITS) -> dict:
     from retrieval.library import ReferenceLibrary, vector_matrix
+    from retrieval.neighbours import retrieval_pool
 
     lib = ReferenceLibrary.open(uri)
     data = lib.scan(["split", "emotion", "film", *(f"{m}_vector" for m in (*MODALITIES, "audio"))])
@@ -68,12 +72,13 @@ def evaluate(uri: str, k: int, exclude_film: bool) -> dict:
     label = data["emotion"].to_pylist()
     film = data["film"].to_pylist()
     vec = {m: vector_matrix(data[f"{m}_vector"]) for m in (*MODALITIES, "audio")}
-    pool = np.array([s == "train" for s in split])
+    pool_splits = retrieval_pool("train")
+    pool = np.array([s in pool_splits for s in split])
     pool_idx = np.flatnonzero(pool)
     pool_labels = Counter(label[i] for i in pool_idx)
-    targets = [i for i, s in enumerate(split) if s in TEST_SPLITS]
+    targets = [i for i, s in enumerate(split) if s in targets_splits]
     rng = np.random.default_rng(0)
-    per: dict[str, dict[str, list[float]]] = {s: {} for s in ("all", *TEST_SPLITS)}
+    per: dict[str, dict[str, list[float]]] = {s: {} for s in ("all", *targets_splits)}
     latencies: list[float] = []
 
     def add(key: str, t: int, value: float) -> None:
@@ -83,7 +88,7 @@ def evaluate(uri: str, k: int, exclude_film: bool) -> dict:
     for t in targets:
         target = label[t]
         t0 = time.perf_counter()
-        refs = lib.query_for_clip(ids[t], k, split="train", exclude_same_film=exclude_film)
+        refs = lib.query_for_clip(ids[t], k, split=pool_splits, exclude_same_film=exclude_film)
         latencies.append((time.perf_counter() - t0) * 1000)
         pooled = []
         for m in MODALITIES:
@@ -125,8 +130,10 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=3)
     ap.add_argument("--neighbours-k", type=int, default=5)
     ap.add_argument("--no-build", action="store_true", help="measure the library as it is")
+    ap.add_argument("--targets", default=",".join(TEST_SPLITS), help="comma-separated query splits")
     ap.add_argument("--out", type=Path, help="also write the JSON here")
     args = ap.parse_args()
+    targets = tuple(s.strip() for s in args.targets.split(",") if s.strip())
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("retrieval").setLevel(logging.INFO)
 
@@ -136,8 +143,10 @@ def main() -> None:
     result: dict = {
         "corpus": str(args.corpus),
         "db": args.db,
-        "pool": "train split" + (f" (every {args.train_every}th clip)" if args.train_every > 1 else ""),
-        "targets": " + ".join(TEST_SPLITS),
+        "pool": "train split"
+        + (f" (every {args.train_every}th clip)" if args.train_every > 1 else "")
+        + " and any reference footage",
+        "targets": " + ".join(targets),
         "k": args.k,
         "load_avg_start": [round(x, 2) for x in os.getloadavg()],
     }
@@ -145,7 +154,10 @@ def main() -> None:
         from retrieval.build import build_library
 
         report = build_library(
-            library_records(args.corpus, args.train_every), args.db, use_llm=False, workers=args.workers
+            library_records(args.corpus, args.train_every, targets),
+            args.db,
+            use_llm=False,
+            workers=args.workers,
         )
         build = report.to_json()
         build["failed_clips"] = build["failed_clips"][:20]
@@ -162,8 +174,10 @@ def main() -> None:
     result["rows"] = info["rows"]
     result["failed"] = info["failed"]
     result["extractor_versions"] = info["versions"]
-    result["quality"] = evaluate(args.db, args.k, exclude_film=False)
-    result["quality_excluding_target_film"] = evaluate(args.db, args.k, exclude_film=True)
+    result["quality"] = evaluate(args.db, args.k, exclude_film=False, targets_splits=targets)
+    result["quality_excluding_target_film"] = evaluate(
+        args.db, args.k, exclude_film=True, targets_splits=targets
+    )
     result["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
     report(result, args.out)
 
