@@ -37,6 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.common import report  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_SPLITS = ("test-seen-speakers", "test-unseen-speakers")
@@ -153,13 +154,13 @@ def main() -> None:
     if not args.no_build:
         from retrieval.build import build_library
 
-        report = build_library(
+        built = build_library(
             library_records(args.corpus, args.train_every, targets),
             args.db,
             use_llm=False,
             workers=args.workers,
         )
-        build = report.to_json()
+        build = built.to_json()
         build["failed_clips"] = build["failed_clips"][:20]
         result["build"] = build
     t0 = time.perf_counter()
