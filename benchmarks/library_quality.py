@@ -3,9 +3,9 @@ emotion? Builds (or resumes) the library, precomputes the training neighbours, t
 takes the top-3 training clips per modality and reports the share whose emotion label matches the target's.
 
 Library: the corpus's training split (``--train-every 2``: every other training clip, a subset that
-builds in about half the time) plus both test splits, rules captions (``--no-llm``); ``--no-build`` measures
-the library as it is (e.g. the whole corpus built by ``dubber library build``). The test rows sit in the
-same table but are never retrieved (the retrieval pool is the train split plus any library-only
+builds in about half the time) plus the target splits and any ``reference`` footage, rules captions
+(``--no-llm``); ``--no-build`` measures the library as it is (e.g. the whole corpus built by ``dubber
+library build``). The test rows sit in the same table but are never retrieved (the retrieval pool is the train split plus any library-only
 ``reference`` footage, as in training and at inference), so the test splits are held-out queries;
 ``--targets`` picks them (``test-new-films`` for the ``scene-tones`` corpus).
 

@@ -59,11 +59,11 @@ class NeighbourReport:
     pool_splits: dict[str, int] = field(default_factory=dict)  # pool clips per split (train, reference)
 
     def pool_description(self) -> str:
-        """'1260 clips (1004 train + 256 reference)', or '900 train clips' for a one-split pool."""
-        parts = [f"{n} {s}" for s, n in self.pool_splits.items() if n]
-        if len(parts) <= 1:
-            return f"{self.pool} {self.pool_split!r} clips"
-        return f"{self.pool} clips ({' + '.join(parts)})"
+        """E.g. "1260 clips (1004 train + 256 reference)", or "900 'train' clips" for a one-split pool."""
+        present = {s: n for s, n in self.pool_splits.items() if n}
+        if len(present) > 1:
+            return f"{self.pool} clips ({' + '.join(f'{n} {s}' for s, n in present.items())})"
+        return f"{self.pool} {next(iter(present), self.pool_split)!r} clips"  # the split actually drawn from
 
 
 def _topk(sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
