@@ -5,9 +5,9 @@ takes the top-3 training clips per modality and reports the share whose emotion 
 Library: the corpus's training split (``--train-every 2``: every other training clip, a subset that
 builds in about half the time) plus the target splits and any ``reference`` footage, rules captions
 (``--no-llm``); ``--no-build`` measures the library as it is (e.g. the whole corpus built by ``dubber
-library build``). The test rows sit in the same table but are never retrieved (the retrieval pool is the train split plus any library-only
-``reference`` footage, as in training and at inference), so the test splits are held-out queries;
-``--targets`` picks them (``test-new-films`` for the ``scene-tones`` corpus).
+library build``). The test rows sit in the same table but are never retrieved (the retrieval pool is the
+train split plus any library-only ``reference`` footage, as in training and at inference), so the test
+splits are held-out queries; ``--targets`` picks them (``test-new-films`` for the ``scene-tones`` corpus).
 
 Reported per modality (scene, face, text: the director's ``ReferenceLibrary.query_for_clip``, LanceDB
 brute-force cosine), and combined two ways: ``pooled`` (all 9 references the actor receives, 3 per
