@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
-APT_PACKAGES := espeak-ng flite chromium
+APT_PACKAGES := espeak-ng flite chromium fortunes fortunes-min wamerican fillets-ng-data-cs
 
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1

@@ -19,6 +19,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     clip.add_argument("--seed", type=int, default=0, help="fixes the face, head motion and scene")
     clip.add_argument("--out", type=Path, required=True, help="output folder")
     sub.add_parser("voices", help="list the voice bank (id, engine, licence)")
+    sentences = sub.add_parser(
+        "sentences",
+        help="build the open-text sentence pool from Debian's fortunes (deterministic)",
+        description="Curate Debian fortunes into 3-20 word English sentences labelled by emotion lexicons "
+        "(NRC + VADER); needs the Debian packages fortunes, fortunes-min and wamerican.",
+    )
+    sentences.add_argument(
+        "--out", type=Path, default=None, help="pool file (default assets/corpus/sentences.jsonl)"
+    )
+    sentences.add_argument(
+        "--card", type=Path, default=None, help="also write the card (e.g. assets/corpus/SENTENCES.md)"
+    )
+    sentences.add_argument(
+        "--coverage", action="store_true", help="phonemise the pool for the card (about 90 s cold, cached)"
+    )
     synth = sub.add_parser(
         "synth",
         help="build (or resume building) the synthetic corpus",
@@ -26,16 +41,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "same command on the same --out to resume after an interruption.",
     )
     synth.add_argument("--out", type=Path, required=True, help="corpus folder")
-    synth.add_argument("--clips", type=int, default=200, help="number of clips (default 200: demo size)")
+    synth.add_argument(
+        "--clips",
+        type=int,
+        default=200,
+        help="number of clips (default 200: demo size; the shipped models' corpus: 7000, about 7 h of speech)",
+    )
     synth.add_argument("--seed", type=int, default=0, help="fixes the whole corpus (default 0)")
     synth.add_argument("--workers", type=int, default=2, help="render processes (default 2)")
     synth.add_argument("--voices", help="comma-separated voice ids (default: the corpus voices of the bank)")
     synth.add_argument(
         "--design",
-        choices=("standard", "scene-tones"),
-        default="standard",
-        help="standard (default): each line's words, face and light follow its emotion; scene-tones: the "
-        "retrieval test bed (scene-level tones, reserved faces, new films seen only through the library)",
+        choices=("open", "standard", "scene-tones"),
+        default="open",
+        help="open (default): real sentences, many drawing styles, voices and scene palettes, with held-out "
+        "splits by sentence, voice and look; standard: the first corpus (67 templates, one drawing, light "
+        "following the emotion), kept to reproduce the models trained on it; scene-tones: the retrieval test "
+        "bed (scene-level tones, reserved faces, new films seen only through the library)",
     )
     manifest = sub.add_parser(
         "manifest", help="rewrite a corpus's manifest from the clips on disk (works while a build runs)"
@@ -52,6 +74,15 @@ def run(args: argparse.Namespace) -> int:
 
         for v in VOICE_BANK:
             print(f"{v.id:14s} {v.engine:9s} {v.gender:7s} {v.licence}")
+        return 0
+    if args.corpus_command == "sentences":
+        from corpora.sentences import build_sentence_pool
+
+        summary = build_sentence_pool(args.out, card_path=args.card, coverage=args.coverage)
+        cov = summary.pop("coverage", None)
+        if cov:
+            summary["coverage"] = {k: v for k, v in cov.items() if k not in ("phonemes", "reference_set")}
+        print(json.dumps(summary, indent=1, ensure_ascii=False))
         return 0
     if args.corpus_command == "manifest":
         from corpora.synth import refresh_manifest

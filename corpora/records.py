@@ -11,6 +11,7 @@ from pathlib import Path
 
 SPLITS: tuple[str, ...] = (
     "train", "valid", "test-seen-speakers", "test-unseen-speakers", "reference", "test-new-films",
+    "test-new-sentences", "test-new-look",
 )  # fmt: skip
 REFERENCE_SPLIT = "reference"
 """Footage the library holds and the actor never trains on (the ``scene-tones`` corpus's new films): always

@@ -41,6 +41,7 @@ class PlannedClip:
     split: str
     speaker: str
     wording: str
+    sentence_id: str | None = None  # the sentence pool's id (the ``open`` design)
 
 
 def available_voices(voice_ids: list[str] | None, allow_missing: bool) -> list[str]:
@@ -75,9 +76,12 @@ def available_voices(voice_ids: list[str] | None, allow_missing: bool) -> list[s
     return usable
 
 
-DESIGNS: tuple[str, ...] = ("standard", "scene-tones")
-"""``standard``: every line's own words, face and light follow its emotion. ``scene-tones``: the test bed
-for retrieval (see ``SceneTones``)."""
+DESIGNS: tuple[str, ...] = ("standard", "scene-tones", "open")
+"""``open`` (the default): open text, many looks and voices, held-out splits by sentence, voice and look
+(see ``corpora.open_design``). ``standard``: the first corpus (67 templates, one drawing, light following the
+emotion), kept so the artefacts trained on it reproduce. ``scene-tones``: the test bed for retrieval (see
+``SceneTones``)."""
+DEFAULT_DESIGN = "open"
 
 
 @dataclass(frozen=True)
@@ -99,12 +103,16 @@ class SceneTones:
 
 
 def plan_corpus(
-    num_clips: int, seed: int, voices: list[str], unseen_voices: int = 2, design: str = "standard"
+    num_clips: int, seed: int, voices: list[str], unseen_voices: int = 2, design: str = DEFAULT_DESIGN
 ) -> list[PlannedClip]:
     """Films, characters, scenes and lines for ``num_clips`` clips; deterministic in ``seed`` (and
     ``design``: the ``standard`` plan is the same whatever other designs exist)."""
     if design not in DESIGNS:
         raise BadInputError(f"unknown corpus design {design!r}", hint="one of " + ", ".join(DESIGNS))
+    if design == "open":
+        from corpora.open_design import plan_open
+
+        return plan_open(num_clips, seed, voices)
     from corpora.faces import FaceStyle
 
     if len(voices) < unseen_voices + 2:
@@ -224,7 +232,7 @@ def build_corpus(
     voice_ids: list[str] | None = None,
     allow_missing_engines: bool = False,
     progress: bool = True,
-    design: str = "standard",
+    design: str = DEFAULT_DESIGN,
 ) -> dict:
     """Render (or finish rendering) the corpus into ``out_dir`` and write its manifest and card."""
     from tqdm import tqdm
@@ -248,6 +256,11 @@ def build_corpus(
     settings_path.write_text(json.dumps(settings, indent=1) + "\n")
 
     todo = [p for p in plan if not (out / "clips" / p.spec.clip_id / "meta.json").exists()]
+    # Test splits first, then the rest in a seeded shuffle: a build stopped part-way can already be measured
+    # on, and leaves every film partly rendered rather than the last ones empty (a clip renders the same in
+    # any order).
+    order = np.random.default_rng([seed, 0x5EED]).permutation(len(todo))
+    todo = sorted((todo[i] for i in order), key=lambda p: p.split in ("train", "valid"))
     failures: dict[str, str] = {}
     start = time.perf_counter()
     log.info(
@@ -304,6 +317,10 @@ def write_manifest(out: Path, plan: list[PlannedClip], failures: dict[str, str])
                     "intensity": p.spec.intensity,
                     "wording": p.wording,
                     "text": p.spec.text,
+                    "sentence_id": p.sentence_id,
+                    "drawing": (p.spec.face_style or {}).get("drawing", "shaded"),
+                    "palette": p.spec.scene_palette,
+                    "face_intensity": p.spec.face_intensity,
                     "duration_s": m["duration_s"],
                     "num_frames": m["num_frames"],
                     "status": "ok",
@@ -331,6 +348,10 @@ def write_manifest(out: Path, plan: list[PlannedClip], failures: dict[str, str])
         "speakers": sorted({r["speaker"] for r in rows}),
         "films": sorted({r["film"] for r in rows}),
     }
+    if any(r["sentence_id"] for r in rows):  # the open design: prove the held-out splits hold
+        from corpora.open_design import leakage_report
+
+        summary["leakage"] = leakage_report(rows)
     atomic_write_text(out / "corpus_card.md", corpus_card(summary, rows))
     return summary
 
@@ -338,16 +359,32 @@ def write_manifest(out: Path, plan: list[PlannedClip], failures: dict[str, str])
 def corpus_card(summary: dict, rows: list[dict]) -> str:
     from corpora.voices import VOICES_BY_ID
 
+    is_open = "leakage" in summary
+    about = (
+        [
+            "Made by `dubber corpus synth` (design `open`): drawn faces in several drawing styles mouthing",
+            "synthetic and neural voices, over scenes whose light is the scene's own palette on most films.",
+            "The lines are real English sentences (sources below). Not recorded speech or filmed faces.",
+        ]
+        if is_open
+        else [
+            "Made by `dubber corpus synth`; every clip is a drawn face mouthing a synthetic voice, with the",
+            "expression and the scene's light following the emotion. Not recorded speech.",
+        ]
+    )
     lines = [
         "# Synthetic audiovisual emotional corpus",
         "",
-        "Made by `dubber corpus synth`; every clip is a drawn face mouthing a synthetic voice, with the",
-        "expression and the scene's light following the emotion. Not recorded speech.",
+        *about,
         "",
         f"- clips: {summary['clips_ok']} ({summary['clips_failed']} failed), "
         f"{summary['hours_of_speech']} h of speech, {len(summary['films'])} films",
-        "- splits: " + ", ".join(f"{k} {v}" for k, v in summary["per_split"].items()),
+        "- splits: " + ", ".join(f"{k} {v}" for k, v in summary["per_split"].items() if v),
         "- emotions: " + ", ".join(f"{k} {v}" for k, v in summary["per_emotion"].items()),
+    ]
+    if is_open:
+        lines += _open_card(summary, rows)
+    lines += [
         "",
         "| voice | engine | engine voice | F0 scale | warp | split role | licence |",
         "|---|---|---|---|---|---|---|",
@@ -363,5 +400,52 @@ def corpus_card(summary: dict, rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _open_card(summary: dict, rows: list[dict]) -> list[str]:
+    """The ``open`` design's part of the card: text sources and licences, looks, wording, leakage."""
+    from collections import Counter
+
+    from corpora.sentences import load_sentence_pool
+
+    pool = {s.id: s for s in load_sentence_pool()}
+    used = [pool[r["sentence_id"]] for r in rows if r.get("sentence_id") in pool]
+    sources = Counter((s.source.split("/")[0], s.licence) for s in used)
+    fit = [r for r in rows if r["split"] in ("train", "valid")]
+    out = [
+        f"- distinct sentences: {len({r['sentence_id'] for r in rows})} "
+        f"({len({r['sentence_id'] for r in fit})} in train/valid); emotionally worded lines "
+        f"{sum(r['wording'] == 'emotional' for r in rows)}, neutrally worded {sum(r['wording'] == 'neutral' for r in rows)}",
+        "- faces: " + ", ".join(f"{k} {v}" for k, v in sorted(Counter(r["drawing"] for r in rows).items())),
+        "- scene light: "
+        + ", ".join(
+            f"{k or 'follows the emotion'} {v}"
+            for k, v in sorted(Counter(r["palette"] or "" for r in rows).items())
+        ),
+        f"- neutral face on an emotional line: {sum(r['emotion'] != 'neutral' and not r['face_intensity'] for r in rows)} clips",
+        "",
+        "Text sources (the emotion of a line's wording is labelled by a lexicon, never by its source; see",
+        "`assets/corpus/SENTENCES.md`):",
+        "",
+        "| source | licence | lines |",
+        "|---|---|---|",
+        *[f"| {src} | {lic} | {n} |" for (src, lic), n in sorted(sources.items())],
+        "",
+        "Leakage into train/valid (every cell must be 0; `corpora.open_design.leakage_report`):",
+        "",
+        "| split | sentences | voices | drawings | palettes |",
+        "|---|---|---|---|---|",
+        *[
+            f"| {split} | {len(f['sentences'])} | {len(f['voices'])} | {len(f['drawings'])} | {len(f['palettes'])} |"
+            for split, f in summary["leakage"].items()
+        ],
+    ]
+    return out
+
+
 def planned_as_dict(p: PlannedClip) -> dict:
-    return {**asdict(p.spec), "split": p.split, "speaker": p.speaker, "wording": p.wording}
+    return {
+        **asdict(p.spec),
+        "split": p.split,
+        "speaker": p.speaker,
+        "wording": p.wording,
+        "sentence_id": p.sentence_id,
+    }

@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-SPLIT_CHOICES = ("train", "valid", "test-seen-speakers", "test-unseen-speakers")
+from corpora.records import SPLITS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,7 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--split",
         default="test-unseen-speakers",
-        choices=SPLIT_CHOICES,
+        choices=SPLITS,
         help="split to evaluate (default test-unseen-speakers)",
     )
     p.add_argument(

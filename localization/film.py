@@ -74,8 +74,9 @@ def make_film(out: str | Path, lines: int = 100, seed: int = 0, voices: list[str
     media = get_config().media
     fps, sr = media.fps, media.sample_rate
     corpus = out / "corpus"
+    # the first corpus's plan: fast engine voices and short templated lines make a quick test film
     build_corpus(corpus, num_clips=lines, seed=seed, workers=workers, voice_ids=voices or FAST_VOICES,
-                 progress=progress)  # fmt: skip
+                 progress=progress, design="standard")  # fmt: skip
     rows = [json.loads(x) for x in (corpus / "manifest.jsonl").read_text().splitlines() if x.strip()]
     rows.sort(key=lambda r: r["clip_id"])
     names: dict[str, str] = {}  # voice -> character name, one per voice

@@ -44,7 +44,9 @@ def small_corpus(tmp_path_factory):
     from corpora.synth import build_corpus
 
     out = tmp_path_factory.mktemp("corpus")
-    summary = build_corpus(out, num_clips=8, seed=3, workers=2, voice_ids=SMALL_CORPUS_VOICES, progress=False)
+    summary = build_corpus(
+        out, num_clips=8, seed=3, workers=2, voice_ids=SMALL_CORPUS_VOICES, progress=False, design="standard"
+    )
     return out, summary
 
 

@@ -16,9 +16,9 @@ from tests.conftest import SMALL_CORPUS_VOICES as VOICES
 
 
 def test_plan_is_deterministic_and_balanced():
-    a = plan_corpus(64, seed=5, voices=VOICES)
-    b = plan_corpus(64, seed=5, voices=VOICES)
-    c = plan_corpus(64, seed=6, voices=VOICES)
+    a = plan_corpus(64, seed=5, voices=VOICES, design="standard")
+    b = plan_corpus(64, seed=5, voices=VOICES, design="standard")
+    c = plan_corpus(64, seed=6, voices=VOICES, design="standard")
     assert [p.spec for p in a] == [p.spec for p in b]
     assert [p.spec.text for p in a] != [p.spec.text for p in c]
     counts = {e: sum(p.spec.emotion == e for p in a) for e in {p.spec.emotion for p in a}}
@@ -34,7 +34,7 @@ def test_scene_tones_design_keeps_new_films_out_of_training_and_scenes_on_their_
     scene's lines mostly share one emotion, faces are reserved and the light is the scene's own look."""
     from corpora.synth import SceneTones
 
-    standard = plan_corpus(400, seed=3, voices=VOICES)
+    standard = plan_corpus(400, seed=3, voices=VOICES, design="standard")
     tones = plan_corpus(400, seed=3, voices=VOICES, design="scene-tones")
     assert {p.spec.film for p in tones} == {p.spec.film for p in standard}  # the same films and scenes
     assert all(p.spec.face_intensity is None and p.spec.scene_intensity is None for p in standard)
@@ -87,7 +87,9 @@ def test_resume_renders_only_what_is_missing(small_corpus, tmp_path):
     (copy / "clips" / (victim.name + ".partial")).mkdir()  # what a killed render leaves behind
     untouched = sorted((copy / "clips").iterdir())[0]
     mtime = (untouched / "video.mp4").stat().st_mtime_ns
-    summary = build_corpus(copy, num_clips=8, seed=3, workers=1, voice_ids=VOICES, progress=False)
+    summary = build_corpus(
+        copy, num_clips=8, seed=3, workers=1, voice_ids=VOICES, progress=False, design="standard"
+    )
     assert summary["clips_ok"] == 8
     assert (victim / "audio.wav").read_bytes() == before, "a re-rendered clip must be identical"
     assert (untouched / "video.mp4").stat().st_mtime_ns == mtime, "finished clips are not redone"
@@ -99,7 +101,7 @@ def test_other_settings_in_same_folder_refused(small_corpus):
 
     out, _ = small_corpus
     with pytest.raises(BadInputError, match="other settings"):
-        build_corpus(out, num_clips=9, seed=3, workers=1, voice_ids=VOICES, progress=False)
+        build_corpus(out, num_clips=9, seed=3, workers=1, voice_ids=VOICES, progress=False, design="standard")
 
 
 def test_perception_finds_the_drawn_faces(small_corpus):

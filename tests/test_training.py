@@ -22,7 +22,7 @@ def corpus(tmp_path_factory):
     from corpora.synth import build_corpus
 
     out = tmp_path_factory.mktemp("flite-corpus")
-    build_corpus(out, num_clips=10, seed=5, workers=2, voice_ids=VOICES, progress=False)
+    build_corpus(out, num_clips=10, seed=5, workers=2, voice_ids=VOICES, progress=False, design="standard")
     return out
 
 
