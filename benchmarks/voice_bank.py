@@ -1,24 +1,30 @@
 """Measure the voice bank of the synthetic corpus (corpora/voices.py, corpora/prosody.py).
 
-  .venv/bin/python benchmarks/voice_bank.py --out runs/voice_bank [--voices a,b] [--skip wer,emotions]
+  .venv/bin/python benchmarks/voice_bank.py --out runs/voice_bank [--doc docs/measurements]
+      [--voices a,b] [--extra] [--skip similarity,wer,emotions,speed]
 
-(a) speaker distinctness: pairwise resemblyzer cosine between all voices (mean d-vector of 3 neutral
+(a) speaker distinctness: pairwise resemblyzer cosine between all voices (mean d-vector of the 6 neutral
     sentences each); every pair must be < 0.85. Heatmap in similarity.png.
-(b) intelligibility: Whisper tiny.en WER per voice on 5 neutral sentences and on emotional renders
-    (intensity 1.0, 2 sentences per emotion); voices above 0.15 are listed.
-(c) emotion cues: for the same line, neutral vs each emotion, re-measured from the audio (F0 mean and std
-    by dio + stonemask, speech duration, active RMS); checked against the expected direction of each cue,
+(b) intelligibility: Whisper tiny.en WER (evaluation.wer, normalised) per voice on 6 natural sentences
+    said neutrally, and on emotional renders (intensity 1.0, 2 of those sentences per emotion); every voice
+    must be < 0.10 on both.
+(c) emotion cues: for the same sentences, neutral vs each emotion, re-measured from the audio (F0 mean and
+    std by dio + stonemask, speech duration, active RMS); checked against the expected direction of each cue,
     plus a leave-one-voice-out nearest-centroid classifier on speaker-normalised cues (separability).
     F0 contours of one voice in f0_contours.png.
-(d) speed: render time per second of audio, per engine.
-Everything is printed and saved to <out>/voice_bank.json.
+(d) speed: render time per second of audio per engine (engine + WORLD), and each engine alone on one core
+    (real-time factor over 3 sentences, model loaded).
+Everything is printed and saved to <out>/voice_bank.json; with --doc, the JSON, a Markdown table
+(voice_bank.md) and the heatmap (voice_similarity.png) are also written there.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import shutil
 import sys
 import time
 import warnings
@@ -31,20 +37,39 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from corpora.emotions import EMOTIONS  # noqa: E402
 from corpora.prosody import RenderedLine, active_rms_dbfs, render_line  # noqa: E402
-from corpora.voices import EXTRA_VOICES, VOICE_BANK, VoiceSpec  # noqa: E402
+from corpora.voices import (  # noqa: E402
+    EXTRA_VOICES,
+    HELD_OUT_VOICES,
+    VOICE_BANK,
+    VOICE_THREADS_ENV,
+    VoiceSpec,
+    get_engine,
+)
 
 warnings.filterwarnings("ignore")
 
 NEUTRAL_SENTENCES = (
-    "The weather was clear when we reached the old harbor this morning.",
-    "Please put the blue folder on the table next to the window.",
-    "My brother usually takes the early train to work on Mondays.",
-    "They painted the kitchen walls a pale shade of green last summer.",
-    "The library closes at six, so we should leave before it gets dark.",
+    "I think we should call your sister before the storm gets any worse.",
+    "She left the keys on the kitchen counter, next to an empty coffee cup.",
+    "They told me the meeting had been moved to Thursday afternoon.",
+    "If you hurry, you can still catch the last bus back to town.",
+    "He spent the whole summer fixing the roof of his grandmother's cottage.",
+    "Why would you leave a perfectly good bicycle out in the rain?",
 )
-EMOTION_LINE = "I told you never to open that door again, and you did it anyway."
+"""Natural sentences that no corpus template has (words Whisper spells one way: no 'nobody', 'into')."""
+EMOTION_LINE = "I told you never to open that door again, and you did it anyway."  # F0 contour plot only
 SIM_LIMIT = 0.85
-WER_LIMIT = 0.15
+WER_LIMIT = 0.10
+
+
+def emotional_lines() -> list[tuple[str, str]]:
+    """(emotion, sentence): 2 of the neutral sentences per emotion, rotating, so every sentence is heard."""
+    n = len(NEUTRAL_SENTENCES)
+    out = []
+    for k, e in enumerate(x for x in EMOTIONS if x != "neutral"):
+        out += [(e, NEUTRAL_SENTENCES[k % n]), (e, NEUTRAL_SENTENCES[(k + n // 2) % n])]
+    return out
+
 
 # expected sign of (emotion - neutral) for each cue; 0 = no expectation
 EXPECTED = {
@@ -170,7 +195,7 @@ class Bench:
         emb = Embedder()
         vecs = []
         for v in self.voices:
-            es = [emb(r.audio, r.sample_rate) for r in (self.render(s, v) for s in NEUTRAL_SENTENCES[:3])]
+            es = [emb(r.audio, r.sample_rate) for r in (self.render(s, v) for s in NEUTRAL_SENTENCES)]
             m = np.mean(es, axis=0)
             vecs.append(m / np.linalg.norm(m))
         sim = np.array(vecs) @ np.array(vecs).T
@@ -180,8 +205,13 @@ class Bench:
             ((float(sim[i, j]), ids[i], ids[j]) for i in range(len(ids)) for j in range(i + 1, len(ids))),
             reverse=True,
         )
+        nearest = {
+            ids[i]: {"voice": ids[int(np.argmax(off[i]))], "cosine": round(float(off[i].max()), 4)}
+            for i in range(len(ids))
+            if len(ids) > 1
+        }
         _heatmap(sim, ids, out / "similarity.png")
-        print("\n(a) resemblyzer cosine (mean of 3 neutral sentences)")
+        print(f"\n(a) resemblyzer cosine (mean of {len(NEUTRAL_SENTENCES)} neutral sentences)")
         print(" " * 12 + " ".join(f"{i[:5]:>5s}" for i in ids))
         for i, row in zip(ids, sim, strict=True):
             print(f"{i:12s}" + " ".join(f"{x:5.2f}" for x in row))
@@ -195,55 +225,68 @@ class Bench:
             "max_off_diagonal": float(off.max()),
             "top_pairs": pairs[:10],
             "pairs_at_or_above_limit": too_close,
+            "nearest": nearest,
         }
 
     def wer(self) -> dict:
         asr = Asr()
         res = {}
+        lines = emotional_lines()
         print(
-            "\n(b) Whisper tiny.en WER (neutral: 5 sentences; emotional: 7 emotions x 2 sentences, intensity 1)"
+            f"\n(b) Whisper tiny.en WER (neutral: {len(NEUTRAL_SENTENCES)} sentences; emotional: "
+            f"{len(lines)} renders, 2 sentences per emotion, intensity 1)"
         )
         per_emotion = defaultdict(list)
         for v in self.voices:
             neutral = [asr.wer(self.render(s, v), s) for s in NEUTRAL_SENTENCES]
             emo = []
-            for k, e in enumerate(x for x in EMOTIONS if x != "neutral"):
-                for s in (NEUTRAL_SENTENCES[k % 5], EMOTION_LINE):
-                    w, hyp = asr.wer(self.render(s, v, e), s)
-                    emo.append(w)
-                    per_emotion[e].append(w)
-            wn, we = float(np.mean([w for w, _ in neutral])), float(np.mean(emo))
-            bad = [h for w, h in neutral if w > 0]
-            res[v.id] = {"neutral": wn, "emotional": we, "neutral_errors": bad}
-            flag = "  > limit" if max(wn, we) > WER_LIMIT else ""
-            print(f"{v.id:12s} neutral {wn:.3f}  emotional {we:.3f}{flag}")
-        over = [k for k, r in res.items() if max(r["neutral"], r["emotional"]) > WER_LIMIT]
+            for e, s in lines:
+                w, hyp = asr.wer(self.render(s, v, e), s)
+                emo.append((w, hyp))
+                per_emotion[e].append(w)
+            wn, we = float(np.mean([w for w, _ in neutral])), float(np.mean([w for w, _ in emo]))
+            res[v.id] = {
+                "neutral": wn,
+                "emotional": we,
+                "neutral_errors": [h for w, h in neutral if w > 0],
+                "emotional_errors": [h for w, h in emo if w > 0],
+            }
+            flag = "  > limit" if max(wn, we) >= WER_LIMIT else ""
+            print(f"{v.id:16s} neutral {wn:.3f}  emotional {we:.3f}{flag}", flush=True)
+        over = [k for k, r in res.items() if max(r["neutral"], r["emotional"]) >= WER_LIMIT]
         by_emotion = {e: float(np.mean(ws)) for e, ws in per_emotion.items()}
         print("per emotion:", {e: round(w, 3) for e, w in by_emotion.items()})
-        print(f"voices over {WER_LIMIT}: {over}")
-        return {"per_voice": res, "per_emotion": by_emotion, "over_limit": over}
+        print(f"voices at or over {WER_LIMIT}: {over}")
+        return {"per_voice": res, "per_emotion": by_emotion, "over_limit": over, "limit": WER_LIMIT}
 
     def emotions(self, out: Path) -> dict:
         rows = defaultdict(lambda: defaultdict(list))  # emotion -> cue -> per-voice deltas
         checks = defaultdict(lambda: [0, 0])
         feats, labels, groups = [], [], []
+        lines = emotional_lines()
         for v in self.voices:
-            base = cues_of(self.render(EMOTION_LINE, v))
+            base = {s: cues_of(self.render(s, v)) for s in {s for _, s in lines}}
+            for e, s in [("neutral", s) for s in NEUTRAL_SENTENCES[:2]] + lines:
+                c = cues_of(self.render(s, v, e))
+                feats.append([c[k] for k in _CLASSIFIER_CUES])
+                labels.append(e)
+                groups.append(v.id)
             for e in EMOTIONS:
-                for s in (EMOTION_LINE, NEUTRAL_SENTENCES[1]):
-                    c = cues_of(self.render(s, v, e))
-                    feats.append([c[k] for k in _CLASSIFIER_CUES])
-                    labels.append(e)
-                    groups.append(v.id)
                 if e == "neutral":
                     continue
-                c = cues_of(self.render(EMOTION_LINE, v, e))
-                d = {
-                    "f0_mean": 12 * np.log2(c["f0_mean"] / base["f0_mean"]),
-                    "f0_std": c["f0_std"] - base["f0_std"],
-                    "duration": c["duration"] / base["duration"],
-                    "rms": c["rms"] - base["rms"],
-                }
+                deltas = []
+                for s in [s for x, s in lines if x == e]:
+                    c, b = cues_of(self.render(s, v, e)), base[s]
+                    voiced = c["f0_mean"] > 0 and b["f0_mean"] > 0  # a render with no voiced frame has no F0
+                    deltas.append(
+                        {
+                            "f0_mean": 12 * np.log2(c["f0_mean"] / b["f0_mean"]) if voiced else np.nan,
+                            "f0_std": c["f0_std"] - b["f0_std"],
+                            "duration": c["duration"] / b["duration"],
+                            "rms": c["rms"] - b["rms"],
+                        }
+                    )
+                d = {cue: float(np.nanmean([x[cue] for x in deltas])) for cue in CUES}
                 for cue in CUES:
                     rows[e][cue].append(d[cue])
                     sign = EXPECTED[e][cue]
@@ -251,15 +294,13 @@ class Bench:
                         delta = d[cue] - 1 if cue == "duration" else d[cue]
                         checks[e][0] += int(np.sign(delta) == sign)
                         checks[e][1] += 1
-        print(
-            f"\n(c) same line, emotion vs neutral, mean over {len(self.voices)} voices (re-measured from audio)"
-        )
+        print(f"\n(c) emotion vs neutral, same sentences, mean over {len(self.voices)} voices (re-measured)")
         print("emotion    dF0(st)  dF0std(st)  dur ratio  dRMS(dB)  direction checks passed")
         table = {}
         for e in EMOTIONS:
             if e == "neutral":
                 continue
-            m = {cue: float(np.mean(rows[e][cue])) for cue in CUES}
+            m = {cue: float(np.nanmean(rows[e][cue])) for cue in CUES}
             table[e] = {
                 **m,
                 "checks_passed": checks[e][0],
@@ -280,14 +321,14 @@ class Bench:
             print(f"  {e:9s}", " ".join(f"{x:4d}" for x in row))
         _contours(self, out / "f0_contours.png")
         return {
-            "line": EMOTION_LINE,
+            "lines": [list(x) for x in lines],
             "table": table,
             "classifier_accuracy": acc,
             "classifier_cues": list(_CLASSIFIER_CUES),
             "confusion": conf.tolist(),
         }
 
-    def speed(self) -> dict:
+    def speed(self, engines_alone: bool = True) -> dict:
         res = {
             eng: {
                 "render_s_per_audio_s": self.render_time[eng] / self.audio_time[eng],
@@ -297,11 +338,33 @@ class Bench:
         }
         total = sum(self.render_time.values()) / max(sum(self.audio_time.values()), 1e-9)
         print(
-            "\n(d) render seconds per second of audio:",
+            "\n(d) render seconds per second of audio (engine + WORLD):",
             {k: round(v["render_s_per_audio_s"], 3) for k, v in res.items()},
             f"all {total:.3f}",
         )
-        return {"per_engine": res, "all": total}
+        alone = engine_speed(self.voices) if engines_alone else {}
+        for eng, r in alone.items():
+            res.setdefault(eng, {}).update(r)
+        return {"per_engine": res, "all": total, "engine_threads": os.environ.get(VOICE_THREADS_ENV, "1")}
+
+
+def engine_speed(voices: list[VoiceSpec]) -> dict:
+    """Each engine alone (no WORLD pass), on one core for the ONNX engines (``DUBBER_VOICE_THREADS`` unset):
+    the real-time factor over 3 sentences, after a warm-up line (model loaded)."""
+    out = {}
+    for engine in sorted({v.engine for v in voices}):
+        voice = next(v for v in voices if v.engine == engine)
+        eng = get_engine(voice)
+        eng.synthesize(NEUTRAL_SENTENCES[0], voice)
+        spent = audio_s = 0.0
+        for s in NEUTRAL_SENTENCES[1:4]:
+            t0 = time.perf_counter()
+            audio, _ = eng.synthesize(s, voice)
+            spent += time.perf_counter() - t0
+            audio_s += audio.size / 16000
+        out[engine] = {"engine_voice": voice.engine_voice, "engine_rtf": spent / audio_s}
+        print(f"    {engine:10s} engine alone: real-time factor {spent / audio_s:.3f}")
+    return out
 
 
 _CLASSIFIER_CUES = (
@@ -384,13 +447,122 @@ def _contours(bench: Bench, path: Path) -> None:
     plt.close(fig)
 
 
+def bank_nearest(report: dict) -> dict[str, dict]:
+    """Each measured voice's nearest voice of the bank (extra voices never count against a bank voice)."""
+    sim = report.get("similarity")
+    if not sim:
+        return {}
+    ids, m = sim["ids"], np.array(sim["matrix"])
+    bank = [i for i, v in enumerate(ids) if v in {x["id"] for x in report["voices"] if x["bank"] == "bank"}]
+    out = {}
+    for i, vid in enumerate(ids):
+        others = [j for j in bank if j != i]
+        if others:
+            j = max(others, key=lambda k: m[i, k])
+            out[vid] = {"voice": ids[j], "cosine": round(float(m[i, j]), 4)}
+    return out
+
+
+def table_rows(report: dict) -> list[dict]:
+    """One row per voice: engine, family, WER neutral/emotional, nearest bank voice and its cosine."""
+    wer = report.get("wer", {}).get("per_voice", {})
+    nearest = bank_nearest(report)
+    rows = []
+    for v in report["voices"]:
+        w, n = wer.get(v["id"], {}), nearest.get(v["id"], {})
+        rows.append(
+            {
+                "id": v["id"],
+                "engine": v["engine"],
+                "family": v["family"],
+                "bank": v["bank"],
+                "wer_neutral": w.get("neutral"),
+                "wer_emotional": w.get("emotional"),
+                "nearest": n.get("voice"),
+                "cosine": n.get("cosine"),
+                "passes": (w.get("neutral") is not None and max(w["neutral"], w["emotional"]) < WER_LIMIT)
+                and (n.get("cosine") is None or n["cosine"] < SIM_LIMIT),
+            }
+        )
+    return rows
+
+
+def markdown(report: dict) -> str:
+    def f(x: float | None) -> str:
+        return "-" if x is None else f"{x:.3f}"
+
+    lines = [
+        "# Voice bank measurements",
+        "",
+        "Written by `benchmarks/voice_bank.py` (do not edit by hand). WER: Whisper tiny.en, normalised, on "
+        f"{len(NEUTRAL_SENTENCES)} natural sentences said neutrally and {len(emotional_lines())} emotional renders "
+        f"(2 of them per emotion, intensity 1); limit < {WER_LIMIT}. Nearest: the other voice with the highest "
+        f"resemblyzer cosine (mean d-vector of the neutral sentences); limit < {SIM_LIMIT}.",
+        "",
+        "| voice | set | engine | family | WER neutral | WER emotional | nearest voice | cosine |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in table_rows(report):
+        mark = "" if r["passes"] else " (fails)"
+        lines.append(
+            f"| {r['id']}{mark} | {r['bank']} | {r['engine']} | {r['family']} | {f(r['wer_neutral'])} | "
+            f"{f(r['wer_emotional'])} | {r['nearest'] or '-'} | {f(r['cosine'])} |"
+        )
+    sim = report.get("similarity")
+    if sim:
+        lines += ["", f"Max pairwise cosine {sim['max_off_diagonal']:.3f}; top pairs:"]
+        lines += [f"- {a} / {b}: {c:.3f}" for c, a, b in sim["top_pairs"][:5]]
+    speed = report.get("speed", {}).get("per_engine", {})
+    if speed:
+        lines += [
+            "",
+            "| engine | render s per audio s (engine + WORLD) | engine alone: real-time factor |",
+            "|---|---|---|",
+        ]
+        for eng, r in sorted(speed.items()):
+            lines.append(f"| {eng} | {f(r.get('render_s_per_audio_s'))} | {f(r.get('engine_rtf'))} |")
+        lines.append(f"\nONNX engines ran with {report['speed'].get('engine_threads', '1')} thread(s).")
+    lines += ["", "Held out for test-unseen-speakers: " + ", ".join(report.get("held_out", [])), ""]
+    licences = sorted({(v["engine"], v["licence"]) for v in report["voices"]})
+    lines += ["| engine | licence |", "|---|---|"] + [f"| {e} | {lic} |" for e, lic in licences]
+    return "\n".join(lines) + "\n"
+
+
+def rewrite(path: Path, doc: Path) -> int:
+    report = json.loads(path.read_text())
+    bank_ids = {v.id for v in VOICE_BANK}
+    for v in report["voices"]:
+        v["bank"] = "bank" if v["id"] in bank_ids else "extra"
+    report["held_out"] = list(HELD_OUT_VOICES)
+    report["table"] = table_rows(report)
+    doc.mkdir(parents=True, exist_ok=True)
+    (doc / "voice_bank.json").write_text(json.dumps(report, indent=1, ensure_ascii=False))
+    (doc / "voice_bank.md").write_text(markdown(report))
+    print(markdown(report))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, type=Path)
+    ap.add_argument(
+        "--doc", type=Path, default=None, help="also write voice_bank.json/.md and the heatmap here"
+    )
     ap.add_argument("--voices", default="", help="comma-separated voice ids (default: the whole bank)")
     ap.add_argument("--extra", action="store_true", help="measure EXTRA_VOICES too")
-    ap.add_argument("--skip", default="", help="comma-separated stages to skip: similarity,wer,emotions")
+    ap.add_argument(
+        "--skip", default="", help="comma-separated stages to skip: similarity,wer,emotions,speed"
+    )
+    ap.add_argument(
+        "--rewrite",
+        type=Path,
+        default=None,
+        help="re-read a voice_bank.json and write it and its table again with today's bank membership "
+        "(after moving voices between VOICE_BANK and EXTRA_VOICES), measuring nothing",
+    )
     args = ap.parse_args(argv)
+    if args.rewrite:
+        return rewrite(args.rewrite, args.doc or args.rewrite.parent)
     voices = list(VOICE_BANK) + (list(EXTRA_VOICES) if args.extra else [])
     if args.voices:
         wanted = args.voices.split(",")
@@ -399,20 +571,28 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     bench = Bench(voices)
     t0 = time.perf_counter()
+    bank_ids = {v.id for v in VOICE_BANK}
     report: dict = {
         "voices": [
             {
                 "id": v.id,
+                "bank": "bank" if v.id in bank_ids else "extra",
                 "engine": v.engine,
                 "engine_voice": v.engine_voice,
+                "family": v.family,
+                "neural": v.neural,
                 "params": v.params,
                 "f0_scale": v.f0_scale,
                 "warp": v.warp,
+                "tilt_db_oct": v.tilt_db_oct,
+                "breathiness": v.breathiness,
                 "gender": v.gender,
                 "licence": v.licence,
             }
             for v in voices
-        ]
+        ],
+        "sentences": list(NEUTRAL_SENTENCES),
+        "held_out": list(HELD_OUT_VOICES),
     }
     if "similarity" not in skip:
         report["similarity"] = bench.similarity(args.out)
@@ -420,9 +600,19 @@ def main(argv: list[str] | None = None) -> int:
         report["wer"] = bench.wer()
     if "emotions" not in skip:
         report["emotions"] = bench.emotions(args.out)
-    report["speed"] = bench.speed()
+    report["speed"] = bench.speed(engines_alone="speed" not in skip)
+    report["table"] = table_rows(report)
     report["wall_s"] = time.perf_counter() - t0
-    (args.out / "voice_bank.json").write_text(json.dumps(report, indent=1))
+    text = json.dumps(report, indent=1, ensure_ascii=False)
+    (args.out / "voice_bank.json").write_text(text)
+    (args.out / "voice_bank.md").write_text(markdown(report))
+    if args.doc:
+        args.doc.mkdir(parents=True, exist_ok=True)
+        (args.doc / "voice_bank.json").write_text(text)
+        (args.doc / "voice_bank.md").write_text(markdown(report))
+        if (args.out / "similarity.png").exists():
+            shutil.copyfile(args.out / "similarity.png", args.doc / "voice_similarity.png")
+    print(markdown(report))
     print(f"\nwrote {args.out / 'voice_bank.json'} in {report['wall_s']:.0f} s")
     return 0
 
