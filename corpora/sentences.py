@@ -652,85 +652,6 @@ def load_sentence_pool(path: str | Path | None = None) -> list[PoolSentence]:
 
 # Rhotic vowels and diphthongs of espeak's American English (the word "liar" needs aɪɚ).
 RHOTIC_PHONEMES: tuple[str, ...] = ("ɚ", "ɜː", "aɪɚ", "aʊɚ", "ɪɹ", "ɛɹ", "ʊɹ", "ɔːɹ", "ɑːɹ", "oːɹ")
-_BATCH = 400  # clauses per espeak-ng call
-
-
-def _ipa_line(line: str) -> list[list[str]]:
-    """One clause of espeak-ng ``--ipa --sep=_`` output as words of phoneme tokens, split exactly as
-    ``perception.text`` does (stress marks are tokens of their own)."""
-    from perception.text import STRESS_MARKS
-
-    words = []
-    for word in line.split():
-        tokens: list[str] = []
-        for piece in word.split("_"):
-            piece = piece.replace("\u200d", "")
-            while piece and piece[0] in STRESS_MARKS:
-                tokens.append(piece[0])
-                piece = piece[1:]
-            if piece:
-                tokens.append(piece)
-        if tokens:
-            words.append(tokens)
-    return words
-
-
-def _espeak_clauses(clauses: list[str], voice: str) -> dict[str, list[list[str]]]:
-    """IPA words of many clauses, a few hundred per espeak-ng run (one run per clause costs ~15 ms, the
-    whole pool minutes). Clauses are separated by blank lines, which espeak-ng ends a clause at; a batch
-    whose output does not have one line per clause is redone a clause at a time."""
-    from perception.text import _espeak_binary, _espeak_ipa
-
-    exe = _espeak_binary()
-    out: dict[str, list[list[str]]] = {}
-    for start in range(0, len(clauses), _BATCH):
-        batch = clauses[start : start + _BATCH]
-        proc = subprocess.run(
-            [exe, "-q", "--ipa", "--sep=_", "-v", voice, "--stdin"],
-            input="\n\n".join(batch) + "\n",
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        lines = [ln for ln in proc.stdout.split("\n") if ln.strip()]
-        if proc.returncode == 0 and len(lines) == len(batch):
-            out.update((c, _ipa_line(ln)) for c, ln in zip(batch, lines, strict=True))
-        else:
-            out.update((c, _espeak_ipa(c, voice)) for c in batch)
-    return out
-
-
-def phonemize_many(texts: Sequence[str], voice: str | None = None) -> list[list[str]]:
-    """``perception.text.phonemize`` for many texts at once: the same tokens (the same clause split and
-    token rules), with espeak-ng run on batches of clauses."""
-    from dubber.config import get_config
-    from perception.text import (
-        _CLAUSE_SPLIT,
-        PUNCTUATION_TOKENS,
-        WORD_BOUNDARY,
-        _check_voice,
-        _punctuation_token,
-    )
-
-    voice = voice or get_config().perception.espeak_voice
-    _check_voice(voice)
-    split = [[p for p in _CLAUSE_SPLIT.split(t.strip()) if p and p.strip()] for t in texts]
-    clauses = sorted({p.strip() for parts in split for p in parts if not _CLAUSE_SPLIT.fullmatch(p)})
-    ipa = _espeak_clauses(clauses, voice)
-    result = []
-    for parts in split:
-        tokens: list[str] = []
-        for part in parts:
-            if _CLAUSE_SPLIT.fullmatch(part):
-                if tokens and tokens[-1] not in PUNCTUATION_TOKENS:
-                    tokens.append(_punctuation_token(part))
-                continue
-            for word in ipa[part.strip()]:
-                if tokens:
-                    tokens.append(WORD_BOUNDARY)
-                tokens.extend(word)
-        result.append(tokens)
-    return result
 
 
 def _cached_phonemes(
@@ -751,7 +672,9 @@ def _cached_phonemes(
                 return [c.split("|") if c else [] for c in cached], True
         except (OSError, ValueError):
             pass  # a broken cache file is rebuilt
-    result = phonemize_many(texts, voice)
+    from perception.text import phonemize_many
+
+    result = phonemize_many(list(texts), voice)
     from dubber.files import atomic_write_text
 
     path.parent.mkdir(parents=True, exist_ok=True)

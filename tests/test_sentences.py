@@ -23,10 +23,10 @@ from corpora.sentences import (
     load_sentence_pool,
     normalise_sentence,
     phoneme_coverage,
-    phonemize_many,
     sentence_id,
 )
 from dubber.errors import BadInputError, MissingComponentError
+from perception.text import phonemize_many
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
 _SOURCES_MISSING = [str(FORTUNE_DIR / c) for c in FORTUNE_CATEGORIES if not (FORTUNE_DIR / c).is_file()]
