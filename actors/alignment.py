@@ -2,8 +2,8 @@
 
 The actor expands phoneme states to acoustic frames (FastSpeech-style), so it needs one token per frame:
 
-- **training**: the corpus engine's own phone timings (flite's ``-psdur``, carried through the WORLD time
-  map into ``meta.json``) are matched to the espeak-ng IPA tokens by a small edit-distance alignment over a
+- **training**: the corpus engine's own phone timings (flite's ``-psdur`` in ARPAbet, Piper's and Kokoro's
+  durations in IPA, carried through the WORLD time map into ``meta.json``) are matched to the espeak-ng IPA tokens by a small edit-distance alignment over a
   phone-class table; a clip without engine timings is not used for training (it would need a learned
   aligner: see the README);
 - **dubbing**: the text-to-lip attention (trained to reproduce those timings per video frame) is searched
@@ -60,12 +60,23 @@ def _is_vowel_ipa(token: str) -> bool:
     return any(a in ARPABET_VOWELS for a in IPA_TO_ARPABET.get(token, ()))
 
 
+def _is_vowel_phone(phone: str) -> bool:
+    return phone in ARPABET_VOWELS or _is_vowel_ipa(phone)
+
+
 def _sub_cost(token: str, phone: str) -> float:
+    """Cost of matching an espeak-ng token to an engine phone: flite's ARPAbet, or the IPA of Piper and
+    Kokoro (their own espeak-ng phonemization, split and length-marked a little differently: Kokoro says
+    ``ɑ`` where espeak-ng's token is ``ɑː``, and ``ɹ`` apart from the ``ɚ`` of the token)."""
     if token in PAUSE_TOKENS or phone == "pau":
         return 0.0 if (token in PAUSE_TOKENS and phone == "pau") else 3.0
-    if phone in IPA_TO_ARPABET.get(token, ()):
+    if phone == token or phone in IPA_TO_ARPABET.get(token, ()):
         return 0.0
-    return 0.6 if _is_vowel_ipa(token) == (phone in ARPABET_VOWELS) else 1.0
+    if phone.replace("ː", "") == token.replace("ː", ""):
+        return 0.0
+    if set(IPA_TO_ARPABET.get(token, ())) & set(IPA_TO_ARPABET.get(phone, ())):
+        return 0.2
+    return 0.6 if _is_vowel_ipa(token) == _is_vowel_phone(phone) else 1.0
 
 
 def token_spans(

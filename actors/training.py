@@ -1,9 +1,14 @@
 """Training the actor: ``dubber train --corpus DIR --config recipes/actor/default.yaml --out DIR``.
 
-Resumable (``<out>/last.pt`` holds the model, optimiser, step and data order), a checkpoint per epoch, a
-progress bar, losses in ``<out>/losses.csv`` with curves in ``<out>/losses.png``, and a validation pass per
+Resumable (``<out>/last.pt`` holds the model, optimiser, step and the place in the epoch's data order,
+written every ``checkpoint_every`` steps and at each epoch's end, so an interrupted run loses minutes, not
+an epoch), a progress bar, losses in ``<out>/losses.csv`` with curves in ``<out>/losses.png``, and a validation pass per
 epoch that writes sample audio to ``<out>/samples/``. Ablations train from the same recipe with one switch
 changed (``--set k=0``, ``--set graph_stages=1``...).
+
+The same recipe runs on a CUDA GPU where one is present (``device: auto``): batches, model and optimiser
+move to it, the data order and the checkpoints are the device's own business, so a run started on a GPU
+machine resumes on the CPU from its ``last.pt`` and the other way round.
 """
 
 from __future__ import annotations
@@ -67,6 +72,8 @@ class TrainingRecipe(BaseModel):
     grad_clip: float = 1.0
     seed: int = 0
     threads: int = 1  # 2 threads thrash (30x slower measured) whenever another process holds a core
+    device: str = "auto"  # auto: cuda when a GPU is present, else cpu; or cpu, cuda, cuda:1...
+    checkpoint_every: int = 200  # steps between mid-epoch saves of last.pt (about 3 min on one CPU thread)
     # loss weights
     w_lf0: float = 1.0
     w_vuv: float = 0.5
@@ -170,6 +177,36 @@ def total_loss(model, out: dict, batch: dict, layout, recipe: TrainingRecipe) ->
     return losses
 
 
+def training_device(name: str) -> torch.device:
+    """The recipe's ``device``: ``auto`` takes the GPU when there is one."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise BadInputError(f"device {name!r}: no CUDA GPU here", hint="use --set device=auto or device=cpu")
+    return device
+
+
+def to_device(batch: dict, device: torch.device) -> dict:
+    return {
+        k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()
+    }
+
+
+def epoch_batches(train_set, recipe: TrainingRecipe, epoch: int) -> list[list[int]]:
+    """The epoch's batches, a function of (seed, epoch) alone, so a resumed run skips exactly the batches
+    it has done: similar lengths together (less padding), then shuffled."""
+    order = np.random.default_rng(recipe.seed + epoch).permutation(len(train_set))
+    batches = []
+    for i in range(0, len(order), recipe.batch_size * 8):
+        chunk = sorted(
+            order[i : i + recipe.batch_size * 8], key=lambda j: train_set.clips[j].num_video_frames
+        )
+        batches += [chunk[j : j + recipe.batch_size] for j in range(0, len(chunk), recipe.batch_size)]
+    np.random.default_rng(recipe.seed + 1000 + epoch).shuffle(batches)
+    return batches
+
+
 def _atomic_save(obj, path: Path) -> None:
     with replacing(path) as tmp:
         torch.save(obj, tmp)
@@ -260,6 +297,7 @@ def train_actor(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "samples").mkdir(exist_ok=True)
+    device = training_device(recipe.device)
     torch.set_num_threads(recipe.threads)
     torch.manual_seed(recipe.seed)
     (out / "recipe.json").write_text(recipe.model_dump_json(indent=1) + "\n")
@@ -283,7 +321,7 @@ def train_actor(
 
     layout = FeatureLayout()
     ckpt_path = out / "last.pt"
-    state = torch.load(ckpt_path, weights_only=False) if ckpt_path.is_file() else None
+    state = torch.load(ckpt_path, map_location="cpu", weights_only=False) if ckpt_path.is_file() else None
     init = _warm_start(recipe.init_from) if state is None and recipe.init_from else None
     if state is not None or init is not None:
         vocab = PhonemeVocabulary((state or init)["vocab"])
@@ -305,10 +343,9 @@ def train_actor(
         valid_clips, vocab, stats, nodes, neighbours, prompt_pool, durations, k_data, False
     )
 
-    sp_weight = spectral_weights(stats, layout)
+    sp_weight = spectral_weights(stats, layout).to(device)
     hp = recipe.hparams(len(vocab), layout.dim, nodes.caption_dim, nodes.audio_dim)
     model = ProgressiveGraphGenerator(hp)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=recipe.learning_rate, weight_decay=1e-4)
     steps_per_epoch = math.ceil(len(train_set) / recipe.batch_size)
     total_steps = steps_per_epoch * recipe.epochs
 
@@ -318,7 +355,7 @@ def train_actor(
             recipe.learning_rate * warm * 0.5 * (1 + math.cos(math.pi * min(1.0, step / max(1, total_steps))))
         )
 
-    step, epoch, best = 0, 0, float("inf")
+    step, epoch, best, done_in_epoch = 0, 0, float("inf"), 0
     if init is not None:
         if init["hparams"] != hp.to_dict():
             changed = sorted(k for k, v in hp.to_dict().items() if init["hparams"].get(k) != v)
@@ -330,14 +367,25 @@ def train_actor(
         log.info("warm start from %s (its step %s)", recipe.init_from, init.get("step"))
     if state is not None:
         model.load_state_dict(state["model"])
+    model.to(device)
+    # the optimiser after the move: its state then lives on the device too
+    optimiser = torch.optim.AdamW(model.parameters(), lr=recipe.learning_rate, weight_decay=1e-4)
+    if state is not None:
         optimiser.load_state_dict(state["optimiser"])
         step, epoch, best = state["step"], state["epoch"], state.get("best", float("inf"))
-        log.info("resuming from %s: epoch %d, step %d", ckpt_path, epoch, step)
+        done_in_epoch = state.get("done_in_epoch", 0)
+        if "torch_rng" in state:
+            torch.set_rng_state(state["torch_rng"])
+            train_set.rng.bit_generator.state = state["data_rng"]
+        log.info(
+            "resuming from %s: epoch %d, step %d (%d batches into it)", ckpt_path, epoch, step, done_in_epoch
+        )
     log.info(
-        "actor: %d parameters, %d train / %d valid clips",
+        "actor: %d parameters, %d train / %d valid clips, on %s",
         count_parameters(model),
         len(train_set),
         len(valid_set),
+        device,
     )
 
     csv_path = out / "losses.csv"
@@ -351,8 +399,10 @@ def train_actor(
         _atomic_save(
             {
                 "model": model.state_dict(), "optimiser": optimiser.state_dict(), "step": step, "epoch": epoch,
-                "best": best, "hparams": hp.to_dict(), "vocab": vocab.symbols, "stats": stats.to_dict(),
+                "best": best, "done_in_epoch": done_in_epoch, "hparams": hp.to_dict(), "vocab": vocab.symbols, "stats": stats.to_dict(),
                 "recipe": recipe.model_dump(), "corpus": str(corpus),
+                # random states, so a resumed run draws what the uninterrupted one would have
+                "torch_rng": torch.get_rng_state(), "data_rng": train_set.rng.bit_generator.state,
             },
             path,
         )  # fmt: skip
@@ -361,19 +411,17 @@ def train_actor(
     try:
         while epoch < recipe.epochs and (max_steps is None or step < max_steps):
             model.train()
-            order = np.random.default_rng(recipe.seed + epoch).permutation(len(train_set))
-            # batches of similar length waste less padding
-            chunks = [
-                order[i : i + recipe.batch_size * 8] for i in range(0, len(order), recipe.batch_size * 8)
-            ]
-            batches = []
-            for chunk in chunks:
-                chunk = sorted(chunk, key=lambda i: train_set.clips[i].num_video_frames)
-                batches += [chunk[i : i + recipe.batch_size] for i in range(0, len(chunk), recipe.batch_size)]
-            np.random.default_rng(recipe.seed + 1000 + epoch).shuffle(batches)
-            bar = tqdm(batches, desc=f"epoch {epoch + 1}/{recipe.epochs}", unit="batch", disable=not progress)
+            batches = epoch_batches(train_set, recipe, epoch)
+            bar = tqdm(
+                batches[done_in_epoch:],
+                desc=f"epoch {epoch + 1}/{recipe.epochs}",
+                unit="batch",
+                initial=done_in_epoch,
+                total=len(batches),
+                disable=not progress,
+            )
             for idx in bar:
-                batch = collate([train_set[i] for i in idx], hp.frames_per_video_frame)
+                batch = to_device(collate([train_set[i] for i in idx], hp.frames_per_video_frame), device)
                 batch["sp_weight"] = sp_weight
                 for group in optimiser.param_groups:
                     group["lr"] = lr_at(step)
@@ -383,6 +431,7 @@ def train_actor(
                 torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.grad_clip)
                 optimiser.step()
                 step += 1
+                done_in_epoch += 1
                 bar.set_postfix(loss=f"{losses['total'].item():.3f}", sp=f"{losses['refined_sp'].item():.3f}")
                 if step % 20 == 0:
                     writer.writerow(
@@ -391,10 +440,15 @@ def train_actor(
                          **{k: round(losses[k].item(), 5) for k in LOSS_KEYS}}
                     )  # fmt: skip
                     csv_file.flush()
+                if step % recipe.checkpoint_every == 0:
+                    checkpoint(ckpt_path)
                 if max_steps is not None and step >= max_steps:
                     break
-            epoch += 1
-            valid = validate(model, valid_set, layout, recipe, out / "samples", f"epoch{epoch:03d}", stats)
+            finished = done_in_epoch >= len(batches)
+            if finished:
+                epoch, done_in_epoch = epoch + 1, 0
+            tag = f"epoch{epoch:03d}" if finished else f"step{step:07d}"
+            valid = validate(model, valid_set, layout, recipe, out / "samples", tag, stats)
             writer.writerow(
                 {"phase": "valid", "epoch": epoch, "step": step, "lr": lr_at(step),
                  "seconds": round(time.perf_counter() - t_start, 1), **valid}
@@ -405,6 +459,9 @@ def train_actor(
                 checkpoint(out / "best.pt")
             checkpoint(ckpt_path)
             plot_losses(csv_path, out / "losses.png")
+            if not finished:  # stopped by max_steps: last.pt resumes mid-epoch
+                log.info("stopped at step %d, %d batches into epoch %d", step, done_in_epoch, epoch + 1)
+                break
             log.info("epoch %d: valid loss %.4f (best %.4f)", epoch, valid["total"], best)
     finally:
         csv_file.close()
@@ -428,8 +485,9 @@ def validate(model, dataset, layout, recipe, sample_dir: Path, tag: str, stats) 
     sp_weight = spectral_weights(stats, layout)
     for i in range(0, len(dataset), recipe.batch_size):
         items = [dataset[j] for j in range(i, min(len(dataset), i + recipe.batch_size))]
-        batch = collate(items, model.hp.frames_per_video_frame)
-        batch["sp_weight"] = sp_weight
+        device = next(model.parameters()).device
+        batch = to_device(collate(items, model.hp.frames_per_video_frame), device)
+        batch["sp_weight"] = sp_weight.to(device)
         out = model(batch)
         losses = total_loss(model, out, batch, layout, recipe)
         for k in LOSS_KEYS:
@@ -439,7 +497,7 @@ def validate(model, dataset, layout, recipe, sample_dir: Path, tag: str, stats) 
             vocoder = get_vocoder()
             for j in range(min(recipe.samples, len(items))):
                 frames = int(batch["acoustic_mask"][j].sum())
-                feats = features_from_model(out["refined"][j, :frames].numpy(), stats)
+                feats = features_from_model(out["refined"][j, :frames].float().cpu().numpy(), stats)
                 audio = vocoder.synthesize(feats)
                 sf.write(
                     sample_dir / f"{tag}_{items[j]['clip_id']}.wav", audio, get_config().media.sample_rate

@@ -185,6 +185,30 @@ def test_engine_timings_give_every_token_its_frames(speaking_clip):
     assert torch.allclose(target.sum(-1), torch.ones(1, frames // 4))
 
 
+@pytest.mark.parametrize("voice_id", ["piper_joe", "kok_kumo"])
+def test_neural_engine_ipa_timings_match_the_lines_tokens(voice_id):
+    """Piper and Kokoro give their phone timings in IPA: nearly every phoneme token finds its own phone."""
+    from actors.alignment import _sub_cost
+    from corpora.voices import get_engine, get_voice
+    from perception.text import phonemize
+
+    text = "Where were you last night, and why is the car still gone?"
+    voice = get_voice(voice_id)
+    audio, timings = get_engine(voice).synthesize(text, voice)
+    assert timings, f"{voice_id} gives phone timings"
+    phones = list(timings)
+    tokens = with_boundaries(phonemize(text))
+    spans = token_spans(tokens, phones, len(audio) / 16000)
+    speech = [i for i, t in enumerate(tokens) if t not in (SIL, " ", "ˈ", "ˌ", ",", ".", "!", "?")]
+    starts = {round(s, 4): p for p, s, _ in phones}
+    own = sum(
+        1 for i in speech if spans[i] and _sub_cost(tokens[i], starts.get(round(spans[i][0], 4), "?")) <= 0.2
+    )
+    assert own / len(speech) >= 0.9, (own, len(speech))
+    d = durations_from_spans(spans, int(len(audio) / 160), 0.01)
+    assert all(d[i] > 0 for i in speech)  # every phoneme is heard
+
+
 @pytest.fixture(scope="module")
 def actor(speaking_clip):
     """An ``Actor`` with a fresh small model, statistics and vocabulary from the speaking clip."""

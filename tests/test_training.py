@@ -96,3 +96,37 @@ def test_training_logs_checkpoints_samples_resumes_and_exports(corpus, library, 
     with pytest.raises(BadInputError, match="hidden"):
         bigger = warm.model_copy(update={"hidden": 48})
         train_actor(corpus, tmp_path / "warm-bigger", bigger, progress=False, max_steps=1)
+
+
+def test_a_run_stopped_mid_epoch_resumes_to_the_uninterrupted_weights(corpus, library, tmp_path):
+    """``last.pt`` keeps the place in the epoch and the random states: stopping after 2 steps and
+    resuming gives exactly the weights of the run that never stopped (on the CPU)."""
+    import torch
+
+    from actors.training import train_actor
+
+    recipe = _recipe(library, epochs=1).model_copy(update={"device": "cpu", "batch_size": 2})
+    whole = train_actor(corpus, tmp_path / "whole", recipe, progress=False)
+    assert whole["steps"] >= 3
+    stopped = train_actor(corpus, tmp_path / "split", recipe, progress=False, max_steps=2)
+    assert stopped["steps"] == 2 and stopped["epochs"] == 0
+    state = torch.load(tmp_path / "split" / "last.pt", weights_only=False)
+    assert state["done_in_epoch"] == 2
+    resumed = train_actor(corpus, tmp_path / "split", recipe, progress=False)
+    assert resumed["steps"] == whole["steps"] and resumed["epochs"] == 1
+    a = torch.load(tmp_path / "whole" / "last.pt", weights_only=False)["model"]
+    b = torch.load(tmp_path / "split" / "last.pt", weights_only=False)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_cuda_device_is_refused_by_name_where_there_is_no_gpu(corpus, library, tmp_path):
+    import torch
+
+    from actors.training import train_actor
+    from dubber.errors import BadInputError
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present: the refusal is for machines without one")
+    recipe = _recipe(library, epochs=1).model_copy(update={"device": "cuda"})
+    with pytest.raises(BadInputError, match="no CUDA GPU"):
+        train_actor(corpus, tmp_path / "run", recipe, progress=False)
