@@ -135,6 +135,8 @@ class Encoded:
     log_durations: torch.Tensor  # (B, N) predicted log(1 + acoustic frames) per token
     emotion_logits: torch.Tensor  # (B, num_emotions)
     phoneme_logits: torch.Tensor  # (B, T_video, vocab) for the CTC loss that keeps content phonetic
+    # added to every refined frame at dubbing time (the actor's timbre adaptation); None: nothing added
+    frame_shift: torch.Tensor | None = None  # (acoustic_dim,)
 
 
 # the batch keys ``encode`` takes, in its order (``forward`` and the benchmarks pass them from a batch)

@@ -323,9 +323,15 @@ def train_actor(
     ckpt_path = out / "last.pt"
     state = torch.load(ckpt_path, map_location="cpu", weights_only=False) if ckpt_path.is_file() else None
     init = _warm_start(recipe.init_from) if state is None and recipe.init_from else None
-    if state is not None or init is not None:
-        vocab = PhonemeVocabulary((state or init)["vocab"])
-        stats = FeatureStats.from_dict((state or init)["stats"])
+    if state is not None:
+        vocab = PhonemeVocabulary(state["vocab"])
+        stats = FeatureStats.from_dict(state["stats"])
+    elif init is not None:
+        # the warm start's phonemes plus this corpus's new ones (a new corpus says sounds the old never did)
+        vocab = PhonemeVocabulary(
+            init["vocab"] + [p for c in train_clips for p in with_boundaries(c.phonemes)]
+        )
+        stats = FeatureStats.from_dict(init["stats"])
     else:
         vocab = PhonemeVocabulary.build(with_boundaries(c.phonemes) for c in train_clips)
         stats = FeatureStats.fit([c.acoustics for c in train_clips])
@@ -357,14 +363,20 @@ def train_actor(
 
     step, epoch, best, done_in_epoch = 0, 0, float("inf"), 0
     if init is not None:
-        if init["hparams"] != hp.to_dict():
-            changed = sorted(k for k, v in hp.to_dict().items() if init["hparams"].get(k) != v)
+        changed = sorted(
+            k for k, v in hp.to_dict().items() if k != "vocab_size" and init["hparams"].get(k) != v
+        )
+        if changed:
             raise BadInputError(
                 f"init_from: the checkpoint's model differs from this recipe's in {', '.join(changed)}",
                 source=recipe.init_from, hint="warm starts need the same model switches and sizes",
             )  # fmt: skip
-        model.load_state_dict({k: v.float() for k, v in init["model"].items()})
-        log.info("warm start from %s (its step %s)", recipe.init_from, init.get("step"))
+        weights = grow_vocabulary({k: v.float() for k, v in init["model"].items()}, init["vocab"], vocab)
+        model.load_state_dict(weights)
+        log.info(
+            "warm start from %s (its step %s), %d new phonemes: %s", recipe.init_from, init.get("step"),
+            len(vocab) - len(init["vocab"]), " ".join(sorted(set(vocab.symbols) - set(init["vocab"]))),
+        )  # fmt: skip
     if state is not None:
         model.load_state_dict(state["model"])
     model.to(device)
@@ -503,6 +515,18 @@ def validate(model, dataset, layout, recipe, sample_dir: Path, tag: str, stats) 
                     sample_dir / f"{tag}_{items[j]['clip_id']}.wav", audio, get_config().media.sample_rate
                 )
     return {k: round(v / max(n, 1), 5) for k, v in sums.items()}
+
+
+# the weights with one row per phoneme: the embedding and the CTC head
+VOCABULARY_WEIGHTS = ("phoneme_embedding.weight", "phoneme_head.weight", "phoneme_head.bias")
+
+
+def grow_vocabulary(weights: dict, old_symbols: list[str], vocab: PhonemeVocabulary) -> dict:
+    """A checkpoint's weights re-indexed to a larger vocabulary: each known phoneme keeps its row, a new
+    one starts from ``<unk>``'s (what the old model made of sounds it did not know)."""
+    old_index = {s: i for i, s in enumerate(old_symbols)}
+    rows = torch.tensor([old_index.get(s, old_index["<unk>"]) for s in vocab.symbols])
+    return {k: (v[rows] if k in VOCABULARY_WEIGHTS else v) for k, v in weights.items()}
 
 
 def _warm_start(path: str) -> dict:

@@ -44,6 +44,33 @@ class VoicePrompt:
     dvector: np.ndarray  # (256,)
     reference: np.ndarray  # (T, acoustic_dim) normalised WORLD frames
     seconds: float
+    # the prompt's mean normalised frame over its voiced frames (None: too few voiced frames to say)
+    voiced_mean: np.ndarray | None = None
+
+
+MIN_VOICED_FRAMES = 50  # half a second of voicing before a prompt's mean envelope is trusted
+
+
+def voiced_mean(frames: np.ndarray, voiced: np.ndarray) -> np.ndarray | None:
+    """Mean of the frames (T, D) where ``voiced`` (T,) or (T, 1) is true."""
+    voiced = np.asarray(voiced).reshape(len(frames))
+    return frames[voiced].mean(0).astype(np.float32) if voiced.sum() >= MIN_VOICED_FRAMES else None
+
+
+def timbre_shift(
+    take: np.ndarray, prompt: VoicePrompt, sp: slice, vuv: slice, strength: float
+) -> np.ndarray | None:
+    """What to add to each of the take's normalised frames so that its mean coded envelope over voiced
+    frames moves ``strength`` of the way to the prompt's: the envelope's long-term average is where a
+    voice's timbre (vocal tract length, brightness) lives, the frame-to-frame movement is the phonemes'."""
+    if strength <= 0 or prompt.voiced_mean is None:
+        return None
+    mean = voiced_mean(take, take[:, vuv] > 0)  # the model's voicing is a logit
+    if mean is None:
+        return None
+    shift = np.zeros(take.shape[1], np.float32)
+    shift[sp] = strength * (prompt.voiced_mean[sp] - mean[sp])
+    return shift
 
 
 @dataclass
@@ -140,9 +167,11 @@ class Actor:
                 source=source,
             )
         frames = extract_acoustics(audio, rate)
-        reference = self.stats.normalise(frames)[:MAX_REFERENCE_FRAMES].astype(np.float32)
+        normalised = self.stats.normalise(frames).astype(np.float32)
+        reference = normalised[:MAX_REFERENCE_FRAMES]
         dvector = get_speaker_encoder().embed(audio, rate).astype(np.float32)
-        return VoicePrompt(dvector, reference, seconds)
+        mean = voiced_mean(normalised, frames[:, self.stats.layout.vuv] > 0.5)
+        return VoicePrompt(dvector, reference, seconds, mean)
 
     def clip_inputs(self, video: str | Path, text: str, language: str = "en", perceiver=None) -> ClipInputs:
         from actors.features import video_lips
@@ -226,13 +255,23 @@ class Actor:
             )
         can_skip = torch.from_numpy(skippable(with_boundaries(x.phonemes)))[None]
         cfg = self.config.actor
-        return self.model.encode(**t, durations=durations, can_skip=can_skip,
-                                 min_frames=cfg.alignment_min_frames, prior_weight=cfg.alignment_prior_weight)  # fmt: skip
+        enc = self.model.encode(**t, durations=durations, can_skip=can_skip,
+                                min_frames=cfg.alignment_min_frames, prior_weight=cfg.alignment_prior_weight)  # fmt: skip
+        if cfg.timbre_adaptation > 0 and prompt.voiced_mean is not None:
+            # the whole take's mean is needed before the first chunk, so streaming and whole-line synthesis
+            # add the same shift: one extra pass of the (small, convolutional) decoder
+            _, refined = self.model.decode(enc.content, enc.style)
+            layout = self.stats.layout
+            shift = timbre_shift(refined[0].numpy(), prompt, layout.sp, layout.vuv, cfg.timbre_adaptation)
+            if shift is not None:
+                enc.frame_shift = torch.from_numpy(shift)
+        return enc
 
-    def _frames(self, refined: torch.Tensor) -> np.ndarray:
+    def _frames(self, refined: torch.Tensor, shift: torch.Tensor | None = None) -> np.ndarray:
         from actors.acoustics import features_from_model
 
-        return features_from_model(refined[0].numpy(), self.stats, self.config.actor.postfilter_beta)
+        frames = refined[0] if shift is None else refined[0] + shift
+        return features_from_model(frames.numpy(), self.stats, self.config.actor.postfilter_beta)
 
     @torch.no_grad()
     def feature_chunks(self, encoded) -> Iterator[np.ndarray]:
@@ -240,14 +279,15 @@ class Actor:
         total = encoded.content.shape[1] // self.hp.frames_per_video_frame  # video frames
         for start in range(0, total, step):
             yield self._frames(
-                self.model.decode_chunk(encoded.content, encoded.style, start, min(total, start + step))
+                self.model.decode_chunk(encoded.content, encoded.style, start, min(total, start + step)),
+                encoded.frame_shift,
             )
 
     @torch.no_grad()
     def features(self, x, prompt, guidance, nodes) -> np.ndarray:
         enc = self.encode(x, prompt, guidance, nodes)
         _, refined = self.model.decode(enc.content, enc.style)
-        return self._frames(refined)
+        return self._frames(refined, enc.frame_shift)
 
     def perform(self, x, prompt, guidance, nodes) -> np.ndarray:
         """The whole line as float32 audio at ``media.sample_rate``."""

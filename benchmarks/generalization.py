@@ -15,6 +15,9 @@ never trained on, new sentences), and for real human voice prompts (Czech actors
   voice cloning, no emotion;
 * the ground truth.
 
+Several actors can be measured in one run, on the same clips and the same director decisions (``--actor``,
+repeatable: a name, a checkpoint, optionally the library it retrieves from and its timbre adaptation).
+
 Measured as everywhere (DESIGN section 6, ``evaluation.report``): Whisper tiny.en WER, SECS to the prompt,
 EMO-ACC (the shipped audio emotion classifier, its accuracy on the ground truth beside it), AV-sync offset
 and confidence, duration error. Clips are taken in clip-id order, round-robin over emotions, so a small
@@ -22,6 +25,10 @@ and confidence, duration error. Clips are taken in clip-id order, round-robin ov
 
     .venv/bin/python benchmarks/generalization.py --corpus runs/corpus-open --clips 24 \\
         --out runs/reports/generalization
+    .venv/bin/python benchmarks/generalization.py --corpus runs/corpus-open --clips 16 --no-llm \\
+        --actor shipped=assets/models/actor/actor.pt \\
+        --actor "open=runs/actor-open/actor.pt,library=runs/library-open" \\
+        --actor "open+timbre=runs/actor-open/actor.pt,library=runs/library-open,timbre=1"
 """
 
 from __future__ import annotations
@@ -83,6 +90,21 @@ def plain_take(text: str, num_frames: int, fps: float, sr: int) -> np.ndarray:
     return out
 
 
+def parse_actor(spec: str) -> dict:
+    """``NAME=CHECKPOINT[,library=URI][,timbre=STRENGTH]`` -> its parts."""
+    head, *options = spec.split(",")
+    name, sep, checkpoint = head.partition("=")
+    if not sep or not name or not checkpoint:
+        raise SystemExit(f"--actor {spec!r}: expected NAME=CHECKPOINT[,library=URI][,timbre=STRENGTH]")
+    out = {"name": name, "checkpoint": checkpoint, "library": None, "timbre": 0.0}
+    for option in options:
+        key, _, value = option.partition("=")
+        if key not in ("library", "timbre"):
+            raise SystemExit(f"--actor {spec!r}: unknown option {key!r} (library, timbre)")
+        out[key] = float(value) if key == "timbre" else value
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corpus", type=Path, default=Path("runs/corpus-open"), help="an open-design corpus")
@@ -90,11 +112,19 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=Path("runs/reports/generalization"))
     ap.add_argument("--no-llm", action="store_true", help="leave the LLM cue out (the director without it)")
     ap.add_argument("--splits", default=",".join((*SPLITS, HUMAN)), help="comma-separated rows to run")
+    ap.add_argument(
+        "--actor",
+        action="append",
+        metavar="NAME=CHECKPOINT[,library=URI][,timbre=S]",
+        help="an actor to measure (repeatable; default: the shipped one with the default library)",
+    )
     args = ap.parse_args()
+    actors = [parse_actor(a) for a in args.actor or ["shipped=assets/models/actor/actor.pt"]]
 
     import soundfile as sf
     from tqdm import tqdm
 
+    from actors.voice import Actor
     from agents.cues import CueInput
     from corpora.human_voices import human_voice_prompts
     from dubber.config import REPO_ROOT, get_config
@@ -104,6 +134,7 @@ def main() -> int:
     from evaluation.dataset import load_records
     from evaluation.report import evaluate, pick_prompts
     from evaluation.secs import secs
+    from retrieval.library import ReferenceLibrary
 
     cfg = get_config()
     sr, fps = cfg.media.sample_rate, cfg.media.fps
@@ -111,9 +142,18 @@ def main() -> int:
     everything = load_records(args.corpus)
     stage = DubbingStage(use_llm=not args.no_llm)
     fusion = stage.director.fusion
+    stages = {}
+    for spec in actors:  # one director for all: every actor gets the same decisions
+        actor = Actor.load(spec["checkpoint"])
+        actor.config = cfg.model_copy(
+            update={"actor": cfg.actor.model_copy(update={"timbre_adaptation": spec["timbre"]})}
+        )
+        library = ReferenceLibrary.open(spec["library"]) if spec["library"] else None
+        stages[spec["name"]] = DubbingStage(actor=actor, director=stage.director, library=library)
     humans = human_voice_prompts() if HUMAN in wanted else []
     emotion_model = REPO_ROOT / "assets/models/emotion"
-    result: dict = {"corpus": str(args.corpus), "clips_per_split": args.clips, "llm": not args.no_llm}
+    result: dict = {"corpus": str(args.corpus), "clips_per_split": args.clips, "llm": not args.no_llm,
+                    "actors": actors}  # fmt: skip
     result["director"], result["speech"] = {}, {}
     t_start = time.perf_counter()
 
@@ -124,7 +164,7 @@ def main() -> int:
             print(f"{row}: no clips of {split} in {args.corpus}; skipped", file=sys.stderr)
             continue
         prompts = pick_prompts(records, everything)
-        dirs = {name: args.out / row / name for name in ("gt", "actor", "plain")}
+        dirs = {name: args.out / row / name for name in ("gt", *stages, "plain")}
         for d in dirs.values():
             d.mkdir(parents=True, exist_ok=True)
         cue_hits: dict[str, list[float]] = defaultdict(list)
@@ -145,12 +185,15 @@ def main() -> int:
                 prompt_audio, prompt_sr = prompt.audio, prompt.sample_rate
             else:
                 prompt_audio, prompt_sr = sf.read(prompts[rec.clip_id][0].audio_path, dtype="float32")
-            session = stage.session(f"{row}-{rec.clip_id}")  # one line per session: no context carried over
-            try:
-                outcome = stage.perform_line(session, 1, perceived, prompt_audio, prompt_sr, fit="speed")
-                sf.write(dirs["actor"] / f"{rec.clip_id}.wav", outcome.audio, outcome.sample_rate)
-            except DubberError as exc:  # a refused line counts as failed in the table, the run goes on
-                print(f"{rec.clip_id}: actor: {exc.one_line()}", file=sys.stderr)
+            for name, actor_stage in stages.items():
+                session = actor_stage.session(f"{row}-{rec.clip_id}-{name}")  # one line each: no context
+                try:
+                    outcome = actor_stage.perform_line(
+                        session, 1, perceived, prompt_audio, prompt_sr, fit="speed"
+                    )
+                    sf.write(dirs[name] / f"{rec.clip_id}.wav", outcome.audio, outcome.sample_rate)
+                except DubberError as exc:  # a refused line counts as failed in the table, the run goes on
+                    print(f"{rec.clip_id}: {name}: {exc.one_line()}", file=sys.stderr)
             sf.write(dirs["plain"] / f"{rec.clip_id}.wav", plain_take(rec.text, perceived.inputs.num_video_frames,
                                                                       fps, sr), sr)  # fmt: skip
         result["director"][row] = {
@@ -160,7 +203,7 @@ def main() -> int:
         rows = []
         for name, label in (
             ("gt", "ground truth"),
-            ("actor", "shipped actor"),
+            *((n, f"actor {n}") for n in stages),
             ("plain", "plain Piper, fitted"),
         ):
             r = evaluate(args.corpus, split, dirs[name], emotion_model=emotion_model, name=label,
@@ -203,7 +246,7 @@ def markdown(result: dict) -> str:
         n = next(iter(per_cue.values()))["clips"]
         cells = [f"{per_cue[c]['correct']}/{n}" if c in per_cue else "-" for c in cues]
         lines.append(f"| {row} | {n} | " + " | ".join(cells) + " |")
-    lines += ["", "### Speech: shipped actor against a plain pipeline, same clips", "", TABLE_HEAD]
+    lines += ["", "### Speech: the actors against a plain pipeline, same clips", "", TABLE_HEAD]
     lines.append("|" + "---|" * TABLE_HEAD.count(" | ") + "---|")
     for rows in result["speech"].values():
         lines += [markdown_row(r) for r in rows]

@@ -129,6 +129,10 @@ class ActorConfig(_Section):
     alignment_prior_weight: float = 1.0
     # cepstral postfilter on the predicted envelope (actors.acoustics.cepstral_postfilter): 0 = off
     postfilter_beta: float = 0.0
+    # inference-time timbre adaptation (actors.voice.timbre_shift): the share of the gap between the voice
+    # prompt's mean coded envelope (voiced frames) and the take's that is closed; 0 = off, 1 = the take's
+    # mean envelope is the prompt's. The model alone follows a voice it has never heard only part way.
+    timbre_adaptation: float = 0.0
 
 
 class ServingConfig(_Section):

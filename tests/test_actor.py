@@ -294,3 +294,53 @@ def test_a_clip_without_a_face_is_aligned_by_durations_with_a_warning(actor, lin
         audio = actor.perform(faceless, prompt, guidance, nodes)
     assert len(audio) == faceless.num_video_frames * 4 * actor.config.media.hop_length
     assert any("no face" in r.getMessage() for r in caplog.records)
+
+
+def test_timbre_adaptation_moves_the_takes_mean_envelope_to_the_prompts(actor, line):
+    """With ``actor.timbre_adaptation`` 1 the take's mean coded envelope over voiced frames is the
+    prompt's; streamed chunks get the same shift as the whole line; 0 leaves the take as the model made it."""
+    inputs, prompt, guidance, nodes = line
+    assert prompt.voiced_mean is not None
+    layout = actor.stats.layout
+    plain_config = actor.config
+    try:
+        for strength in (0.0, 1.0):
+            actor.config = plain_config.model_copy(
+                update={"actor": plain_config.actor.model_copy(update={"timbre_adaptation": strength})}
+            )
+            feats = actor.features(inputs, prompt, guidance, nodes)
+            normalised = actor.stats.normalise(feats)
+            take = normalised[feats[:, layout.vuv][:, 0] > 0.5][:, layout.sp].mean(0)
+            gap = np.abs(take - prompt.voiced_mean[layout.sp]).mean()
+            if strength == 0:
+                assert actor.encode(inputs, prompt, guidance, nodes).frame_shift is None
+                assert gap > 0.1  # an untrained model is far from the prompt
+            else:
+                assert gap < 1e-3
+                chunks = np.concatenate(
+                    list(actor.feature_chunks(actor.encode(inputs, prompt, guidance, nodes)))
+                )
+                np.testing.assert_allclose(chunks, feats, atol=1e-4)
+    finally:
+        actor.config = plain_config
+
+
+def test_a_warm_start_grows_the_vocabulary_keeping_each_known_phonemes_row():
+    """A new corpus says sounds the old one never did: known phonemes keep their learned rows (re-indexed:
+    the vocabulary is sorted), new ones start from ``<unk>``'s, and the model loads the result."""
+    from actors.dataset import PhonemeVocabulary
+    from actors.training import grow_vocabulary
+
+    old = PhonemeVocabulary(["a", "k", "t"])
+    new = PhonemeVocabulary([*old.symbols, "b", "ʒ"])
+    small = dict(acoustic_dim=43, audio_emotion_dim=8, hidden=16)
+    weights = ProgressiveGraphGenerator(ActorHParams(vocab_size=len(old), **small)).state_dict()
+    grown = grow_vocabulary(weights, old.symbols, new)
+    model = ProgressiveGraphGenerator(ActorHParams(vocab_size=len(new), **small))
+    model.load_state_dict(grown)
+    for key in ("phoneme_embedding.weight", "phoneme_head.weight", "phoneme_head.bias"):
+        for s in old.symbols:
+            assert torch.equal(grown[key][new.index[s]], weights[key][old.index[s]]), (key, s)
+        for s in ("b", "ʒ"):
+            assert torch.equal(grown[key][new.index[s]], weights[key][old.index["<unk>"]]), (key, s)
+    assert new.index["b"] < new.index["k"]  # re-indexed, not appended
