@@ -198,7 +198,7 @@ class DubbingStage:
         emit(PerceptionReport(session=session.session, line=line, summary=perceived.summary))
         guidance = session.direct(line, text, visual, character, language)
         inputs = self.actor.fit_line(perceived.inputs, guidance.pace, fit)
-        references: dict[str, list[ReferenceClip]] = {}
+        references: dict[int, dict[str, list[ReferenceClip]]] = {}  # per take: the chosen take's are reported
         sr = self.config.media.sample_rate
 
         # the target's captions and their embeddings do not change between takes: made once per line
@@ -206,8 +206,7 @@ class DubbingStage:
 
         def perform(g: EmotionGuidance, take: int):
             refs = self.references(vectors, take)
-            references.clear()
-            references.update(refs)
+            references[take] = refs
             emit(
                 ReferencesMessage(
                     session=session.session,
@@ -237,7 +236,7 @@ class DubbingStage:
             audio=chosen.audio,
             sample_rate=chosen.sample_rate,
             guidance=chosen.guidance,
-            references=dict(references),
+            references=dict(references.get(chosen.number, {})),
             takes=len(result.takes),
             chosen_take=chosen.number,
             scores=chosen.scores.model_dump(),

@@ -94,9 +94,13 @@ def test_dub_writes_wav_mp4_and_the_message_log(env, tmp_path):
     assert all(len(t.pcm16) == 2 * round(t.duration_s * t.sample_rate) for t in takes.values())
     chosen = np.frombuffer(takes[report["chosen_take"]].pcm16, "<i2").astype(np.float32) / 32767
     assert np.abs(chosen - audio).max() < 1e-3
-    references = next(m for m in log.messages if m.type == "references").references
+    by_take = {m.take: m.references for m in log.messages if m.type == "references"}
+    references = by_take[report["chosen_take"]]
     assert {ref.modality for ref in references} == {"scene", "face", "text"} and len(references) == 9
     assert all(len(ref.audio_emotion) == 94 for ref in references)
+    # the references the report names are the chosen take's (a re-take retrieves the next K)
+    reported = {(m, c) for m, ids in report["references"].items() for c in ids}
+    assert reported == {(ref.modality, ref.clip_id) for ref in references}
 
 
 def test_bad_prompt_and_foreign_line_are_one_line_errors(env, tmp_path):
@@ -111,3 +115,26 @@ def test_bad_prompt_and_foreign_line_are_one_line_errors(env, tmp_path):
     )
     assert r.returncode == 2 and "French" in r.stderr.strip().splitlines()[-1], r.stderr
     assert not (tmp_path / "o.wav").exists()  # nothing half-written
+
+
+def test_a_line_with_several_takes_reports_the_chosen_takes_references(env, tmp_path):
+    """Each take retrieves its own K references per modality; the report names the chosen take's."""
+    from dubber.message_log import read_log
+
+    strict = {**env, "DUBBER_DIRECTOR__MIN_EMOTION_MATCH": "1.0", "DUBBER_DIRECTOR__MAX_TAKES": "2"}
+    r = dub(
+        strict, "--video", str(DEMO / "video.mp4"), "--text-file", str(DEMO / "line.txt"),
+        "--voice", str(DEMO / "voice.wav"), "--out", str(tmp_path / "out.wav"),
+        "--log", str(tmp_path / "log.msgpack"), "--no-llm", "--json",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["takes"] == 2  # no take can reach an emotion match of 1.0: the loop re-directs once
+    by_take = {
+        m.take: {(ref.modality, ref.clip_id) for ref in m.references}
+        for m in read_log(tmp_path / "log.msgpack").messages
+        if m.type == "references"
+    }
+    assert len(by_take) == 2 and by_take[1] != by_take[2]
+    reported = {(m, c) for m, ids in report["references"].items() for c in ids}
+    assert reported == by_take[report["chosen_take"]]
