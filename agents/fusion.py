@@ -2,6 +2,8 @@
 
 Stacking: each cue gives 8 probabilities; a multinomial logistic regression over their logs (trained on the
 valid split, after the face, scene and LLM cues were fit on the train split) learns how far to trust each.
+Two stackers are trained from the same table: one over every cue and one without the LLM's, so
+``--no-llm`` keeps a trained fusion of the remaining cues (never an untrained product).
 The session context is not stacked (a labelled corpus has no scenes that carry one emotion across lines,
 so a stacker would learn to ignore it): it multiplies the stacked result as a prior, ``p * context**w``,
 with ``w`` = ``director.context_weight``, and only when the session has history for the character.
@@ -58,6 +60,7 @@ class EmotionFusion:
         self.context = ContextCue(decay=cfg.context_decay, strength=cfg.context_strength)
         self.context_weight = cfg.context_weight if context_weight is None else context_weight
         self.stacker = None
+        self.stackers: dict[tuple[str, ...], object] = {}  # per set of stacked cues
         self.cues: tuple[str, ...] = tuple(c for c in CUE_ORDER if use_llm or c != "llm")
 
     @property
@@ -135,10 +138,24 @@ class EmotionFusion:
             self.llm.fit(llm_raw, labels)
 
     def fit_stacker(self, table: CueTable) -> None:
+        """The stacker over this fusion's cues, and (with the LLM) one without it for ``--no-llm``."""
         from sklearn.linear_model import LogisticRegression
 
         y = np.array([EMOTION_CLASSES.index(e) for e in table.labels])
-        self.stacker = LogisticRegression(C=0.5, max_iter=3000).fit(table.stacked(self.stacked_cues), y)
+        sets = {self.stacked_cues, tuple(c for c in self.stacked_cues if c != "llm")}
+        for cues in sets:
+            self.stackers[cues] = LogisticRegression(C=0.5, max_iter=3000).fit(table.stacked(cues), y)
+        self.stacker = self.stackers[self.stacked_cues]
+
+    def without_llm(self) -> EmotionFusion:
+        """This fusion deciding without the LLM cue, by its own trained stacker, sharing the fitted cues."""
+        import copy
+
+        other = copy.copy(self)
+        other.llm = None
+        other.cues = tuple(c for c in self.cues if c != "llm")
+        other.stacker = self.stackers.get(other.stacked_cues)
+        return other
 
     def evaluate(self, table: CueTable) -> dict[str, float]:
         y = np.array([EMOTION_CLASSES.index(e) for e in table.labels])
@@ -165,6 +182,7 @@ class EmotionFusion:
             "scene": self.scene.model,
             "llm_calibration": self.llm.calibration if self.llm is not None else None,
             "stacker": self.stacker,
+            "stackers": self.stackers,
             "cues": self.cues,
             "stacked_cues": self.stacked_cues,
         }
@@ -191,7 +209,12 @@ class EmotionFusion:
         fusion.face.model, fusion.scene.model = state["face"], state["scene"]
         if fusion.llm is not None:
             fusion.llm.calibration = state["llm_calibration"]
-        # A stacker trained with the LLM cue cannot be used without it: fall back to the product of experts.
         stacked = tuple(state.get("stacked_cues", state["cues"]))
-        fusion.stacker = state["stacker"] if fusion.stacked_cues == stacked else None
+        fusion.stackers = dict(state.get("stackers") or {stacked: state["stacker"]})
+        fusion.stacker = fusion.stackers.get(fusion.stacked_cues)
+        if fusion.stacker is None:
+            log.warning(
+                "the director's fusion in %s has no stacker for the cues %s; deciding by an untrained product "
+                "of them (retrain: dubber direct train)", folder, ", ".join(fusion.stacked_cues),
+            )  # fmt: skip
         return fusion

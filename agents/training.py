@@ -106,10 +106,15 @@ def train_director(
     fusion.fit_cues(inputs["train"], labels["train"], raw["train"])
     tables = {k: fusion.cue_table(inputs[k], labels[k], raw[k]) for k in splits}
     fusion.fit_stacker(tables["valid"])
+    accuracy = {k: fusion.evaluate(tables[k]) for k in ("valid", test_split)}
+    if use_llm:  # the same tables through the stacker without the LLM cue (what --no-llm decides with)
+        without = fusion.without_llm()
+        for k in ("valid", test_split):
+            accuracy[k]["fused_without_llm"] = without.evaluate(tables[k])["fused"]
     report = {
         "corpus": str(corpus),
         "clips": {k: len(v) for k, v in splits.items()},
-        "accuracy": {k: fusion.evaluate(tables[k]) for k in ("valid", test_split)},
+        "accuracy": accuracy,
         "use_llm": use_llm,
         "train_seconds": round(time.perf_counter() - t0, 1),
     }

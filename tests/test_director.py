@@ -206,3 +206,44 @@ def test_direct_cli_prints_guidance_and_updates_the_session_context(speaking_cli
     assert g.emotion == "angry" and {e.cue for e in g.evidence} >= {"text", "face", "scene", "context"}
     history = json.loads(ctx.read_text())["history"]
     assert [(h["line"], h["character"]) for h in history] == [(1, "Ada"), (2, "Ada")]
+
+
+def test_a_fusion_trained_with_the_llm_keeps_a_trained_stacker_without_it(tmp_path, caplog):
+    """``--no-llm`` decides by a stacker trained on the remaining cues, not by an untrained product."""
+    import numpy as np
+
+    from agents.cues import NUM_CLASSES
+    from agents.fusion import CueTable, EmotionFusion
+    from dubber.messages import EMOTION_CLASSES
+
+    rng = np.random.default_rng(0)
+    labels = [EMOTION_CLASSES[i % NUM_CLASSES] for i in range(160)]
+    y = np.array([EMOTION_CLASSES.index(e) for e in labels])
+
+    def cue(reliability: float) -> np.ndarray:  # right with probability `reliability`, else a random class
+        said = np.where(rng.random(len(y)) < reliability, y, rng.integers(0, NUM_CLASSES, len(y)))
+        p = np.full((len(y), NUM_CLASSES), 0.3 / (NUM_CLASSES - 1))
+        p[np.arange(len(y)), said] = 0.7
+        return p
+
+    uniform = np.full((len(y), NUM_CLASSES), 1 / NUM_CLASSES)
+    table = CueTable(
+        {"text": cue(0.8), "face": cue(0.1), "scene": cue(0.1), "llm": cue(0.6), "context": uniform}, labels
+    )
+    fusion = EmotionFusion(use_llm=True, llm_backend=FailingLLM("garbage"))
+    fusion.fit_stacker(table)
+    fusion.save(tmp_path / "fusion")
+    loaded = EmotionFusion.load(tmp_path / "fusion", use_llm=False)
+    assert "llm" not in loaded.cues and loaded.stacker is not None
+    assert loaded.stacker is not fusion.stacker  # its own, fit without the LLM's column
+    accuracy = loaded.evaluate(table)
+    assert accuracy["fused"] >= accuracy["text"] - 0.05 > 0.6  # it learned to follow the words
+    # a fusion saved before this (one stacker, with the LLM) says so when used without it
+    import joblib
+
+    state = joblib.load(tmp_path / "fusion" / "fusion.joblib")
+    state.pop("stackers")
+    joblib.dump(state, tmp_path / "fusion" / "fusion.joblib")
+    with caplog.at_level("WARNING"):
+        old = EmotionFusion.load(tmp_path / "fusion", use_llm=False)
+    assert old.stacker is None and "untrained product" in caplog.text
