@@ -89,12 +89,19 @@ class TextPrototypeCue:
 
 
 class TrainedFeatureCue:
-    """A standardised multinomial logistic regression over one feature vector, trained on the train split."""
+    """A standardised multinomial logistic regression over one feature vector, trained on the train split.
+
+    Out of its depth it says less: a vector unlike the training ones (its RMS z-score past the 95th
+    percentile of the training vectors') gets its probabilities tempered towards uniform, ``p ** s`` with
+    ``s = exp(-(rms - familiar_rms))``. A face drawn in a style the cue never saw, or a scene lit in an
+    unknown palette, so weighs less in the fusion by a measured confidence, not by a fixed weight.
+    """
 
     name = "trained"
 
     def __init__(self) -> None:
         self.model = None
+        self.familiar_rms: float | None = None
 
     def vector(self, x: CueInput) -> np.ndarray | None:
         raise NotImplementedError
@@ -107,7 +114,21 @@ class TrainedFeatureCue:
         y = np.array([EMOTION_CLASSES.index(e) for e in labels])
         self.model = make_pipeline(StandardScaler(), LogisticRegression(C=0.5, max_iter=2000))
         self.model.fit(vectors, y)
+        self.familiar_rms = float(np.percentile(self.rms_z(vectors), 95))
         return self
+
+    def rms_z(self, vectors: np.ndarray) -> np.ndarray:
+        """How far each vector lies from the training vectors: the RMS of its standardised features."""
+        z = self.model[0].transform(np.atleast_2d(vectors))
+        return np.sqrt(np.mean(np.square(z), axis=1))
+
+    def familiarity(self, vectors: np.ndarray) -> np.ndarray:
+        """1 for vectors like the training ones, falling towards 0 the further out they lie."""
+        if self.model is None:
+            return np.zeros(len(np.atleast_2d(vectors)))
+        if self.familiar_rms is None:  # a cue saved before familiarity was measured
+            return np.ones(len(np.atleast_2d(vectors)))
+        return np.exp(-np.maximum(0.0, self.rms_z(vectors) - self.familiar_rms))
 
     def probabilities_from_vectors(self, vectors: np.ndarray) -> np.ndarray:
         out = np.full((len(vectors), NUM_CLASSES), 1.0 / NUM_CLASSES)
@@ -116,6 +137,7 @@ class TrainedFeatureCue:
         proba = self.model.predict_proba(vectors)
         out[:] = 1e-6
         out[:, self.model[-1].classes_] = proba
+        out = out ** self.familiarity(vectors)[:, None]
         return out / out.sum(axis=1, keepdims=True)
 
     def probabilities(self, x: CueInput) -> np.ndarray:

@@ -180,6 +180,7 @@ class EmotionFusion:
         state = {
             "face": self.face.model,
             "scene": self.scene.model,
+            "familiar_rms": {"face": self.face.familiar_rms, "scene": self.scene.familiar_rms},
             "llm_calibration": self.llm.calibration if self.llm is not None else None,
             "stacker": self.stacker,
             "stackers": self.stackers,
@@ -207,6 +208,8 @@ class EmotionFusion:
             llm_backend=llm_backend,
         )
         fusion.face.model, fusion.scene.model = state["face"], state["scene"]
+        familiar = state.get("familiar_rms", {})
+        fusion.face.familiar_rms, fusion.scene.familiar_rms = familiar.get("face"), familiar.get("scene")
         if fusion.llm is not None:
             fusion.llm.calibration = state["llm_calibration"]
         stacked = tuple(state.get("stacked_cues", state["cues"]))

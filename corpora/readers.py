@@ -63,7 +63,7 @@ def read_corpus(path: str | Path, split: str | None = None, layout: str = "auto"
     return records
 
 
-_SYNTHETIC_META_KEYS = ("num_frames", "duration_s", "wording", "dir", "fps")
+_SYNTHETIC_META_KEYS = ("num_frames", "duration_s", "wording", "dir", "fps", "drawing", "palette")
 
 
 def jsonl_rows(path: Path) -> Iterator[tuple[int, object]]:

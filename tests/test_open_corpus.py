@@ -97,8 +97,15 @@ def test_leakage_report_catches_a_leak(bank_plan):
     assert report["test-new-look"]["drawings"] and report["test-new-look"]["palettes"]
 
 
-def test_open_corpus_builds_with_its_card_and_leakage_check(tmp_path):
-    summary = build_corpus(tmp_path, num_clips=40, seed=2, workers=2, voice_ids=FAST_VOICES, progress=False)
+@pytest.fixture(scope="module")
+def open_corpus(tmp_path_factory):
+    out = tmp_path_factory.mktemp("open-corpus")
+    summary = build_corpus(out, num_clips=40, seed=2, workers=2, voice_ids=FAST_VOICES, progress=False)
+    return out, summary
+
+
+def test_open_corpus_builds_with_its_card_and_leakage_check(open_corpus):
+    tmp_path, summary = open_corpus
     assert summary["clips_failed"] == 0 and summary["clips_ok"] == 40
     assert all(not v for found in summary["leakage"].values() for v in found.values())
     rows = [json.loads(x) for x in (tmp_path / "manifest.jsonl").read_text().splitlines()]
@@ -107,3 +114,33 @@ def test_open_corpus_builds_with_its_card_and_leakage_check(tmp_path):
     card = (tmp_path / "corpus_card.md").read_text()
     assert "Leakage into train/valid" in card and "| source | licence | lines |" in card
     assert json.loads((tmp_path / "corpus.json").read_text())["design"] == "open"
+
+
+def test_the_director_stacks_its_cues_out_of_look_and_reports_every_held_out_split(open_corpus, tmp_path):
+    """``dubber direct train`` on an open corpus: the fusion is stacked on predictions each trained cue made
+    of looks it was not fit on, is measured on every test split, and loads with and without the LLM."""
+    import numpy as np
+
+    from agents.fusion import EmotionFusion
+    from agents.training import look_of, train_director
+    from corpora.readers import read_corpus
+
+    corpus, _ = open_corpus
+    train = [r for r in read_corpus(corpus) if r.split == "train"]
+    assert len({look_of(r, "face") for r in train}) >= 2  # the manifest's drawing reaches the record
+    report = train_director(corpus, tmp_path / "director", use_llm=False, progress=False)
+    assert set(report["accuracy"]) - {"valid"} == {"train (out of look)", *TEST_SPLITS_OPEN}
+    for split, acc in report["accuracy"].items():
+        assert 0.0 <= acc["fused"] <= 1.0, split
+    fusion = EmotionFusion.load(tmp_path / "director", use_llm=False)
+    assert fusion.stacker is not None and fusion.face.familiar_rms is not None
+    # a face vector far from every training face is heard less: its probabilities flatten
+    x = np.zeros((1, len(fusion.face.model[0].mean_)))
+    far = fusion.face.model[0].mean_ + 50 * fusion.face.model[0].scale_
+    assert (
+        fusion.face.familiarity(far[None])[0]
+        < 1e-3
+        < fusion.face.familiarity(x + fusion.face.model[0].mean_)[0]
+    )
+    flat = fusion.face.probabilities_from_vectors(far[None])[0]
+    assert flat.max() - flat.min() < 1e-2
