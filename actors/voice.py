@@ -122,6 +122,18 @@ class EmotionNodes:
         return nodes
 
 
+def shift_frames(content: torch.Tensor, frames: int) -> torch.Tensor:
+    """(B, T, H) moved ``frames`` later (earlier when negative), the same length, the edge frame (the line's
+    leading or trailing silence) repeated into the gap: the director's remedy for a sync miss."""
+    if frames == 0:
+        return content
+    t = content.shape[1]
+    frames = int(np.clip(frames, -(t - 1), t - 1))
+    if frames > 0:
+        return torch.cat([content[:, :1].expand(-1, frames, -1), content[:, : t - frames]], 1)
+    return torch.cat([content[:, -frames:], content[:, -1:].expand(-1, -frames, -1)], 1)
+
+
 class Actor:
     def __init__(self, model: ProgressiveGraphGenerator, vocab: PhonemeVocabulary, stats, vocoder=None):
         from actors.vocoder import get_vocoder
@@ -257,12 +269,17 @@ class Actor:
         cfg = self.config.actor
         enc = self.model.encode(**t, durations=durations, can_skip=can_skip,
                                 min_frames=cfg.alignment_min_frames, prior_weight=cfg.alignment_prior_weight)  # fmt: skip
-        if cfg.timbre_adaptation > 0 and prompt.voiced_mean is not None:
+        if guidance is not None and guidance.sync_shift_frames:
+            enc.content = shift_frames(
+                enc.content, guidance.sync_shift_frames * self.hp.frames_per_video_frame
+            )
+        strength = max(cfg.timbre_adaptation, guidance.voice_match if guidance is not None else 0.0)
+        if strength > 0 and prompt.voiced_mean is not None:
             # the whole take's mean is needed before the first chunk, so streaming and whole-line synthesis
             # add the same shift: one extra pass of the (small, convolutional) decoder
             _, refined = self.model.decode(enc.content, enc.style)
             layout = self.stats.layout
-            shift = timbre_shift(refined[0].numpy(), prompt, layout.sp, layout.vuv, cfg.timbre_adaptation)
+            shift = timbre_shift(refined[0].numpy(), prompt, layout.sp, layout.vuv, strength)
             if shift is not None:
                 enc.frame_shift = torch.from_numpy(shift)
         return enc

@@ -95,6 +95,10 @@ class ReviewPolicy:
     max_duration_error_frames: float = 1.0
     max_sync_offset_frames: int = 1
     min_speaker_similarity: float = 0.6
+    # a take heard as another emotion with at least this confidence, which the director gave at least this
+    # share of its chosen emotion's probability, switches the line to it
+    switch_confidence: float = 0.6
+    switch_ratio: float = 0.5
 
     @classmethod
     def from_config(cls) -> ReviewPolicy:
@@ -264,6 +268,7 @@ class Director:
             p = self.classifier.predict_proba(audio, sr)
             scores.emotion_match = round(float(p[EMOTION_CLASSES.index(guidance.emotion)]), 4)
             scores.predicted_emotion = EMOTION_CLASSES[int(np.argmax(p))]
+            scores.predicted_probability = round(float(np.max(p)), 4)
         return scores
 
     def verdict(self, scores: TakeScores) -> tuple[bool, str]:
@@ -282,30 +287,72 @@ class Director:
         return (not problems, "; ".join(problems) if problems else "meets every target")
 
     def revise(self, guidance: EmotionGuidance, scores: TakeScores, text: str = "") -> EmotionGuidance:
-        """New guidance for the next take: push the emotion harder (or soften it), fix the pace."""
-        intensity = guidance.intensity
-        if scores.emotion_match is not None and scores.emotion_match < self.policy.min_emotion_match:
-            predicted = scores.predicted_emotion or "neutral"
-            _, a_pred = VALENCE_AROUSAL[predicted]
-            _, a_goal = VALENCE_AROUSAL[guidance.emotion]
-            # Read as calmer than asked: push harder; read as more agitated: pull back.
-            intensity += 0.25 if a_pred <= a_goal else -0.2
+        """New guidance for the next take that changes what failed, each miss its own remedy:
+
+        - **emotion**: a take heard confidently as an emotion the director itself nearly chose switches the
+          line to it (the scene was ambiguous and the performance found a reading); otherwise the intensity
+          goes up (heard calmer than asked) or down (more agitated), and the pitch, energy and pace targets
+          move away from the emotion it was heard as, towards the one asked for;
+        - **duration**: the pace;
+        - **sync**: the speech moves by the measured offset (``sync_shift_frames``);
+        - **voice**: the timbre is pulled towards the prompt's (``voice_match``).
+        The references change with every take (the stage retrieves the next K)."""
+        from corpora.emotions import profile_at
+
+        p = self.policy
+        emotion, intensity = guidance.emotion, guidance.intensity
+        away: tuple[float, float, float] = (0.0, 0.0, 0.0)
+        missed_emotion = scores.emotion_match is not None and scores.emotion_match < p.min_emotion_match
+        if missed_emotion:
+            heard = scores.predicted_emotion or "neutral"
+            chosen_p = guidance.probabilities.get(emotion, 0.0)
+            if (
+                heard != emotion
+                and (scores.predicted_probability or 0.0) >= p.switch_confidence
+                and guidance.probabilities.get(heard, 0.0) >= p.switch_ratio * chosen_p
+            ):
+                emotion = heard
+                intensity = max(intensity, 0.5) if heard != "neutral" else 0.0
+            else:
+                _, a_heard = VALENCE_AROUSAL[heard]
+                _, a_goal = VALENCE_AROUSAL[emotion]
+                intensity += 0.25 if a_heard <= a_goal else -0.2
+                level = float(np.clip(intensity, 0.2, 1.0))
+                goal, got = profile_at(emotion, level), profile_at(heard, level)
+                away = (
+                    0.5 * (goal.f0_shift_st - got.f0_shift_st),
+                    0.5 * (goal.energy_db - got.energy_db),
+                    float(np.sqrt(goal.rate / got.rate)),
+                )
         revised = self.guidance_for(
-            guidance.emotion,
-            float(np.clip(intensity, 0.2, 1.0)) if guidance.emotion != "neutral" else 0.0,
+            emotion,
+            float(np.clip(intensity, 0.2, 1.0)) if emotion != "neutral" else 0.0,
             np.array([guidance.probabilities.get(e, 0.0) for e in EMOTION_CLASSES]),
             guidance.evidence,
             text,
             revision=guidance.revision + 1,
         )
-        if abs(scores.duration_error_frames) > self.policy.max_duration_error_frames:
+        update: dict = {"sync_shift_frames": guidance.sync_shift_frames, "voice_match": guidance.voice_match}
+        if any(away):
+            update["pitch_shift_st"] = round(float(np.clip(revised.pitch_shift_st + away[0], -12, 12)), 2)
+            update["energy_db"] = round(float(np.clip(revised.energy_db + away[1], -20, 20)), 2)
+            update["pace"] = round(float(np.clip(revised.pace * (away[2] or 1.0), 0.5, 2.0)), 3)
+        if abs(scores.duration_error_frames) > p.max_duration_error_frames:
             # Too long (positive error) -> faster; the actor also rescales to the video, this is a nudge.
             frames = max(1.0, abs(scores.duration_error_frames))
             factor = 1.0 + np.sign(scores.duration_error_frames) * min(0.25, 0.02 * frames)
-            revised = revised.model_copy(
-                update={"pace": round(float(np.clip(revised.pace * factor, 0.5, 2.0)), 3)}
+            update["pace"] = round(float(np.clip(update.get("pace", revised.pace) * factor, 0.5, 2.0)), 3)
+        if (
+            scores.sync_offset_frames is not None
+            and abs(scores.sync_offset_frames) > p.max_sync_offset_frames
+        ):
+            # a positive offset is speech behind the lips: move it earlier by as much
+            update["sync_shift_frames"] = int(
+                np.clip(guidance.sync_shift_frames - scores.sync_offset_frames, -25, 25)
             )
-        return revised
+        if scores.speaker_similarity is not None and scores.speaker_similarity < p.min_speaker_similarity:
+            update["voice_match"] = round(min(1.0, guidance.voice_match + 0.5), 3)
+        return revised.model_copy(update=update)
 
     # -- the interaction --------------------------------------------------------------------------------
     def run_line(

@@ -60,6 +60,10 @@ class EmotionGuidance(_Model):
     direction: str = Field(max_length=400)  # one sentence for the actor
     evidence: list[Evidence] = Field(default_factory=list)
     revision: int = 0  # 0 for the first guidance of a line, +1 per re-direction
+    # remedies of a re-direction (0: none): move the speech this many video frames later (-: earlier) to
+    # meet the lips after a sync miss; pull the timbre this far towards the voice prompt's after a voice miss
+    sync_shift_frames: int = Field(ge=-25, le=25, default=0)
+    voice_match: float = Field(ge=0.0, le=1.0, default=0.0)
 
     @field_validator("emotion")
     @classmethod
@@ -98,6 +102,7 @@ class TakeScores(_Model):
     speaker_similarity: float | None = None
     emotion_match: float | None = None  # probability of the guided emotion under the audio classifier
     predicted_emotion: str | None = None
+    predicted_probability: float | None = None  # the classifier's probability of predicted_emotion
 
 
 class _Envelope(_Model):

@@ -344,3 +344,17 @@ def test_a_warm_start_grows_the_vocabulary_keeping_each_known_phonemes_row():
         for s in ("b", "ʒ"):
             assert torch.equal(grown[key][new.index[s]], weights[key][old.index["<unk>"]]), (key, s)
     assert new.index["b"] < new.index["k"]  # re-indexed, not appended
+
+
+def test_a_sync_shift_moves_the_speech_by_whole_video_frames(actor, line):
+    """The director's remedy for a sync miss: the take is the same speech, ``sync_shift_frames`` later."""
+    from agents.director import Director
+
+    inputs, prompt, _, nodes = line
+    plain = Director(write_directions=False).guidance_for("neutral", 0.0)
+    later = plain.model_copy(update={"sync_shift_frames": 3})
+    a, b = actor.features(inputs, prompt, plain, nodes), actor.features(inputs, prompt, later, nodes)
+    assert a.shape == b.shape
+    shift, c = 3 * actor.hp.frames_per_video_frame, actor.model.decoder_context
+    np.testing.assert_allclose(b[shift + c : -c], a[c : -shift - c], atol=1e-4)
+    assert not np.allclose(a, b, atol=1e-3)

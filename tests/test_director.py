@@ -83,6 +83,42 @@ def test_review_loop_redirects_a_wrong_take_and_keeps_the_best(speaking_clip, tm
     assert np.isfinite(result.chosen.quality())
 
 
+def test_each_miss_gets_its_own_remedy(director):
+    """A sync miss moves the speech by the measured offset, a voice miss pulls the timbre to the prompt, an
+    emotion miss pushes the prosody away from what the take was heard as, or, when the take is heard
+    confidently as an emotion the director nearly chose, switches to it."""
+    from dubber.messages import TakeScores
+
+    sad = director.guidance_for("sad", 0.6, text="He is gone.")
+    late = director.revise(sad, TakeScores(duration_error_frames=0, sync_offset_frames=3))
+    assert late.sync_shift_frames == -3 and late.emotion == "sad" and late.voice_match == 0
+    assert (
+        director.revise(late, TakeScores(duration_error_frames=0, sync_offset_frames=-1)).sync_shift_frames
+        == -3
+    )
+    drifting = director.revise(sad, TakeScores(duration_error_frames=0, speaker_similarity=0.3))
+    assert drifting.voice_match == 0.5 and drifting.sync_shift_frames == 0
+    assert (
+        director.revise(drifting, TakeScores(duration_error_frames=0, speaker_similarity=0.3)).voice_match
+        == 1.0
+    )
+
+    heard_angry = TakeScores(
+        duration_error_frames=0, emotion_match=0.1, predicted_emotion="angry", predicted_probability=0.7
+    )
+    pushed = director.revise(sad, heard_angry)  # the director never considered angry: stay sad, calmer
+    assert pushed.emotion == "sad" and pushed.intensity < sad.intensity
+    assert pushed.pitch_shift_st < sad.pitch_shift_st and pushed.energy_db < sad.energy_db
+    assert pushed.pace < sad.pace
+
+    probs = np.array([{"sad": 0.45, "fear": 0.35}.get(e, 0.2 / 6) for e in EMOTION_CLASSES])
+    torn = director.guidance_for("sad", 0.6, probs, text="Don't leave me here.")
+    heard_fear = heard_angry.model_copy(update={"predicted_emotion": "fear"})
+    assert director.revise(torn, heard_fear).emotion == "fear"
+    unsure = heard_fear.model_copy(update={"predicted_probability": 0.4})
+    assert director.revise(torn, unsure).emotion == "sad"
+
+
 # ---------------------------------------------------------------- languages, session context, LLM failure
 def test_lines_in_other_languages_are_refused_with_the_reason():
     from agents.language import UnsupportedLanguageError, check_language
