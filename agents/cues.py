@@ -166,18 +166,38 @@ class SceneCue(TrainedFeatureCue):
 class LLMLabelCue:
     """Likelihood of each emotion word after the line, then a linear calibration fit on the train split.
 
-    A base model's raw label likelihoods carry strong label priors (some words are simply more likely);
-    a multinomial logistic regression on the 8 log-probabilities removes them ("contextual calibration").
+    The LLM reads what the director reads (DESIGN section 3): a short perception summary (the face and the
+    scene in words, ``agents.captions``) before the line. A base model's raw label likelihoods carry strong
+    label priors (some words are simply more likely); a multinomial logistic regression on the 8
+    log-probabilities removes them ("contextual calibration").
     """
 
     name = "llm"
     PROMPT = (
         "Each line of dialogue is labelled with the emotion of the speaker: angry, disgust, fear, happy, "
-        "neutral, sad, surprise or contempt.\n\n"
+        "neutral, sad, surprise or contempt. What the camera shows comes before the line.\n\n"
+        "Face: brows lowered and drawn together, eyes narrowed. Scene: dim, warm reddish light.\n"
         'Line: "Get out of here before I lose my temper!"\nEmotion: angry\n\n'
+        "Face: features close to a relaxed face. Scene: evenly lit, grey light.\n"
         'Line: "Please pass me the salt."\nEmotion: neutral\n\n'
-        'Line: "{text}"\nEmotion:'
+        '{summary}Line: "{text}"\nEmotion:'
     )
+    SUMMARY_CHARS = 160  # per modality: the prompt stays short enough for ~0.5 s a line on one core
+
+    @classmethod
+    def summary(cls, x: CueInput) -> str:
+        """What the LLM reads before the line: the face and the scene in words (none without video), and
+        the emotion the same character's last line was played with in this session."""
+        lines = []
+        if x.visual is not None:
+            from agents.captions import describe_face, describe_scene
+
+            face = describe_face(x.visual)[: cls.SUMMARY_CHARS]
+            lines.append(f"Face: {face}. Scene: {describe_scene(x.visual)[: cls.SUMMARY_CHARS]}.")
+        earlier = [e for c, e in x.history if x.character is None or c == x.character]
+        if earlier:
+            lines.append(f"The speaker's previous line: {earlier[-1]}.")
+        return "".join(line + "\n" for line in lines)
 
     def __init__(self, backend=None) -> None:
         self._backend = backend
@@ -191,10 +211,11 @@ class LLMLabelCue:
             self._backend = get_backend()
         return self._backend
 
-    def raw_logprobs(self, text: str) -> np.ndarray:
-        scores = self.backend.label_logprobs(
-            self.PROMPT.format(text=text.replace('"', "'")), list(EMOTION_CLASSES)
-        )
+    def prompt(self, x: CueInput) -> str:
+        return self.PROMPT.format(summary=self.summary(x), text=x.text.replace('"', "'"))
+
+    def raw_logprobs(self, x: CueInput) -> np.ndarray:
+        scores = self.backend.label_logprobs(self.prompt(x), list(EMOTION_CLASSES))
         return np.array([scores[e] for e in EMOTION_CLASSES], dtype=np.float64)
 
     def fit(self, raw: np.ndarray, labels: list[str]) -> LLMLabelCue:
@@ -213,7 +234,7 @@ class LLMLabelCue:
         return out / out.sum(axis=1, keepdims=True)
 
     def probabilities(self, x: CueInput) -> np.ndarray:
-        return self.probabilities_from_raw(self.raw_logprobs(x.text))[0]
+        return self.probabilities_from_raw(self.raw_logprobs(x))[0]
 
 
 class ContextCue:

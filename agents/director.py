@@ -174,11 +174,24 @@ class Director:
         # Confidence above chance sets the intensity: a clear scene gets a clear performance.
         confidence = (float(probs.max()) - 1 / len(probs)) / (1 - 1 / len(probs))
         intensity = 0.0 if emotion == "neutral" else float(np.clip(0.45 + 0.55 * confidence, 0.3, 1.0))
-        return self.guidance_for(emotion, intensity, probs, evidence, x.text, revision)
+        from agents.cues import LLMLabelCue
+
+        return self.guidance_for(
+            emotion, intensity, probs, evidence, x.text, revision, LLMLabelCue.summary(x)
+        )
 
     def guidance_for(
-        self, emotion: str, intensity: float, probs=None, evidence=None, text: str = "", revision: int = 0
+        self,
+        emotion: str,
+        intensity: float,
+        probs=None,
+        evidence=None,
+        text: str = "",
+        revision: int = 0,
+        summary: str = "",
     ) -> EmotionGuidance:
+        """The targets of ``emotion`` at ``intensity``; ``summary`` is the perception summary the LLM reads
+        before it writes the direction (``LLMLabelCue.summary``)."""
         from corpora.emotions import profile_at
 
         profile = profile_at(emotion, intensity)
@@ -197,12 +210,12 @@ class Director:
             pace=round(float(np.clip(profile.rate, 0.5, 2.0)), 3),
             pitch_shift_st=round(float(np.clip(profile.f0_shift_st, -12, 12)), 2),
             energy_db=round(float(np.clip(profile.energy_db, -20, 20)), 2),
-            direction=self.direction(text, emotion, intensity),
+            direction=self.direction(text, emotion, intensity, summary),
             evidence=evidence or [],
             revision=revision,
         )
 
-    def direction(self, text: str, emotion: str, intensity: float) -> str:
+    def direction(self, text: str, emotion: str, intensity: float, summary: str = "") -> str:
         """One sentence for the actor, written by the LLM; the template when it cannot.
 
         A small base model copies its examples, so the examples are of other emotions than the one asked
@@ -215,7 +228,7 @@ class Director:
             f'Line: "{line}" Emotion: {emo}, {level}.\nNote: {note}\n\n'
             for line, emo, level, note in examples
         )
-        prompt += f'Line: "{text}" Emotion: {emotion}, {level_word(intensity)}.\nNote:'
+        prompt += f'{summary}Line: "{text}" Emotion: {emotion}, {level_word(intensity)}.\nNote:'
         try:
             note = self._llm_backend().generate(prompt, max_new_tokens=24, stop=["\n"]).strip()
         except Exception as exc:  # noqa: BLE001 - a missing or failing LLM must never stop the director

@@ -124,7 +124,7 @@ class EmotionFusion:
         }
         if self.llm is not None:
             if llm_raw is None:
-                llm_raw = np.stack([self.llm.raw_logprobs(x.text) for x in inputs])
+                llm_raw = np.stack([self.llm.raw_logprobs(x) for x in inputs])
             probs["llm"] = self.llm.probabilities_from_raw(llm_raw)
         return CueTable(probs, labels)
 

@@ -69,18 +69,20 @@ class LLMScoreCache:
         tmp.replace(self.path)
 
 
-def llm_raw_scores(fusion: EmotionFusion, texts: list[str], progress: bool = True) -> np.ndarray:
+def llm_raw_scores(fusion: EmotionFusion, inputs: list[CueInput], progress: bool = True) -> np.ndarray:
+    """The LLM's raw label scores of each line with its perception summary, cached per prompt."""
     from tqdm import tqdm
 
     backend = fusion.llm.backend
     cache = LLMScoreCache(getattr(backend, "model_id", "llm"), fusion.llm.PROMPT)
     out = []
-    for i, text in enumerate(tqdm(texts, desc="LLM label scores", unit="line", disable=not progress)):
-        if text not in cache.data:
-            cache.data[text] = fusion.llm.raw_logprobs(text).tolist()
+    for i, x in enumerate(tqdm(inputs, desc="LLM label scores", unit="line", disable=not progress)):
+        key = fusion.llm.prompt(x)
+        if key not in cache.data:
+            cache.data[key] = fusion.llm.raw_logprobs(x).tolist()
             if i % 50 == 0:
                 cache.save()
-        out.append(cache.data[text])
+        out.append(cache.data[key])
     cache.save()
     return np.asarray(out, dtype=np.float64)
 
@@ -156,10 +158,7 @@ def train_director(
     fusion = EmotionFusion(use_llm=use_llm)
     inputs = {k: cue_inputs(v, progress) for k, v in splits.items()}
     labels = {k: [r.emotion for r in v] for k, v in splits.items()}
-    raw = {
-        k: llm_raw_scores(fusion, [x.text for x in v], progress) if use_llm else None
-        for k, v in inputs.items()
-    }
+    raw = {k: llm_raw_scores(fusion, v, progress) if use_llm else None for k, v in inputs.items()}
     stack_table = out_of_look_table(fusion, splits["train"], inputs["train"], labels["train"], raw["train"])
     fusion.fit_cues(inputs["train"], labels["train"], raw["train"])
     tables = {k: fusion.cue_table(inputs[k], labels[k], raw[k]) for k in splits if k != "train"}

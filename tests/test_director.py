@@ -283,3 +283,19 @@ def test_a_fusion_trained_with_the_llm_keeps_a_trained_stacker_without_it(tmp_pa
     with caplog.at_level("WARNING"):
         old = EmotionFusion.load(tmp_path / "fusion", use_llm=False)
     assert old.stacker is None and "untrained product" in caplog.text
+
+
+def test_the_llm_reads_the_perception_summary_and_the_session_before_the_line(speaking_clip):
+    from agents.cues import LLMLabelCue
+    from perception.features import visual_features
+
+    visual = visual_features(speaking_clip / "video.mp4")
+    cue = LLMLabelCue()
+    seen = cue.prompt(CueInput(text="You did it anyway!", visual=visual, character="Ada",
+                               history=[("Ada", "angry"), ("Bo", "happy")]))  # fmt: skip
+    query = seen.rsplit("\n\n", 1)[-1]  # after the worked examples
+    assert query.startswith("Face: ") and "Scene: " in query and "the expression model reads" in query
+    assert "previous line: angry." in query  # Ada's, not Bo's
+    assert query.endswith('Line: "You did it anyway!"\nEmotion:')
+    words_only = cue.prompt(CueInput(text="You did it anyway!")).rsplit("\n\n", 1)[-1]
+    assert words_only == 'Line: "You did it anyway!"\nEmotion:'
