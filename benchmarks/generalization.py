@@ -18,6 +18,11 @@ never trained on, new sentences), and for real human voice prompts (Czech actors
 Several actors can be measured in one run, on the same clips and the same director decisions (``--actor``,
 repeatable: a name, a checkpoint, optionally the library it retrieves from and its timbre adaptation).
 
+The **review loop** of each actor is measured on the same lines: how often the director re-directs, and on
+the re-directed lines, the first take against the chosen one (emotion match to the guided emotion under the
+review's classifier, Whisper WER, SECS to the prompt), and how often the chosen take beats the first on
+emotion match.
+
 Measured as everywhere (DESIGN section 6, ``evaluation.report``): Whisper tiny.en WER, SECS to the prompt,
 EMO-ACC (the shipped audio emotion classifier, its accuracy on the ground truth beside it), AV-sync offset
 and confidence, duration error. Clips are taken in clip-id order, round-robin over emotions, so a small
@@ -90,6 +95,30 @@ def plain_take(text: str, num_frames: int, fps: float, sr: int) -> np.ndarray:
     return out
 
 
+def loop_summary(lines: list[dict]) -> dict:
+    """The review loop over ``lines`` (each: takes' scores, first and chosen take, WER of both when
+    re-directed): the re-direct rate and, on re-directed lines, first against chosen."""
+    redirected = [ln for ln in lines if ln["takes"] > 1]
+    out: dict = {"lines": len(lines), "redirected": len(redirected)}
+    if not redirected:
+        return out
+
+    def mean(key: str, which: str) -> float | None:
+        values = [ln[which][key] for ln in redirected if ln[which].get(key) is not None]
+        return round(float(np.mean(values)), 4) if values else None
+
+    for key in ("emotion_match", "speaker_similarity", "wer"):
+        out[key] = {"first": mean(key, "first"), "chosen": mean(key, "chosen")}
+    better = [
+        ln["chosen"]["emotion_match"] > ln["first"]["emotion_match"]
+        for ln in redirected
+        if ln["chosen"].get("emotion_match") is not None and ln["first"].get("emotion_match") is not None
+    ]
+    out["chosen_beats_first_on_emotion"] = round(float(np.mean(better)), 3) if better else None
+    out["chosen_is_a_later_take"] = sum(ln["chosen_take"] > 1 for ln in redirected)
+    return out
+
+
 def parse_actor(spec: str) -> dict:
     """``NAME=CHECKPOINT[,library=URI][,timbre=STRENGTH]`` -> its parts."""
     head, *options = spec.split(",")
@@ -134,6 +163,7 @@ def main() -> int:
     from evaluation.dataset import load_records
     from evaluation.report import evaluate, pick_prompts
     from evaluation.secs import secs
+    from evaluation.wer import get_transcriber, word_errors
     from retrieval.library import ReferenceLibrary
 
     cfg = get_config()
@@ -151,6 +181,7 @@ def main() -> int:
         library = ReferenceLibrary.open(spec["library"]) if spec["library"] else None
         stages[spec["name"]] = DubbingStage(actor=actor, director=stage.director, library=library)
     humans = human_voice_prompts() if HUMAN in wanted else []
+    transcriber = get_transcriber()
     emotion_model = REPO_ROOT / "assets/models/emotion"
     result: dict = {"corpus": str(args.corpus), "clips_per_split": args.clips, "llm": not args.no_llm,
                     "actors": actors}  # fmt: skip
@@ -168,6 +199,7 @@ def main() -> int:
         for d in dirs.values():
             d.mkdir(parents=True, exist_ok=True)
         cue_hits: dict[str, list[float]] = defaultdict(list)
+        loop_lines: dict[str, list[dict]] = defaultdict(list)
         human_of: dict[str, object] = {}
         for i, rec in enumerate(tqdm(records, desc=row, unit="clip")):
             perceived = stage.perceive_line(rec.video_path, rec.text)
@@ -187,15 +219,28 @@ def main() -> int:
                 prompt_audio, prompt_sr = sf.read(prompts[rec.clip_id][0].audio_path, dtype="float32")
             for name, actor_stage in stages.items():
                 session = actor_stage.session(f"{row}-{rec.clip_id}-{name}")  # one line each: no context
+                messages: list = []
                 try:
                     outcome = actor_stage.perform_line(
-                        session, 1, perceived, prompt_audio, prompt_sr, fit="speed"
+                        session, 1, perceived, prompt_audio, prompt_sr, fit="speed", emit=messages.append
                     )
                     sf.write(dirs[name] / f"{rec.clip_id}.wav", outcome.audio, outcome.sample_rate)
                 except DubberError as exc:  # a refused line counts as failed in the table, the run goes on
                     print(f"{rec.clip_id}: {name}: {exc.one_line()}", file=sys.stderr)
+                    continue
+                reviews = {m.take: m.scores.model_dump() for m in messages if m.type == "review"}
+                line = {"takes": outcome.takes, "chosen_take": outcome.chosen_take, "first": reviews[1],
+                        "chosen": reviews[outcome.chosen_take]}  # fmt: skip
+                if outcome.takes > 1:  # what the re-direction did to the words: both takes through Whisper
+                    takes = {m.take: m for m in messages if m.type == "take"}
+                    for key, number in (("first", 1), ("chosen", outcome.chosen_take)):
+                        audio = np.frombuffer(takes[number].pcm16, "<i2").astype(np.float32) / 32767
+                        heard = transcriber.transcribe(audio, takes[number].sample_rate)
+                        line[key] = {**line[key], "wer": word_errors(rec.text, heard).rate}
+                loop_lines[name].append(line)
             sf.write(dirs["plain"] / f"{rec.clip_id}.wav", plain_take(rec.text, perceived.inputs.num_video_frames,
                                                                       fps, sr), sr)  # fmt: skip
+        result.setdefault("loop", {})[row] = {name: loop_summary(v) for name, v in loop_lines.items()}
         result["director"][row] = {
             cue: {"correct": int(sum(v)), "clips": len(v), "accuracy": round(float(np.mean(v)), 3)}
             for cue, v in cue_hits.items()
@@ -250,6 +295,28 @@ def markdown(result: dict) -> str:
     lines.append("|" + "---|" * TABLE_HEAD.count(" | ") + "---|")
     for rows in result["speech"].values():
         lines += [markdown_row(r) for r in rows]
+    lines += [
+        "",
+        "### Review loop: first take against the chosen one, on the lines it re-directed",
+        "",
+        "| split | actor | lines | re-directed | emotion match first -> chosen | WER first -> chosen "
+        "| SECS first -> chosen | chosen beats first on emotion |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+
+    def pair(d: dict | None) -> str:
+        if not d or d.get("first") is None:
+            return "-"
+        return f"{d['first']:.3f} -> {d['chosen']:.3f}"
+
+    for row, per_actor in result.get("loop", {}).items():
+        for name, loop in per_actor.items():
+            beats = loop.get("chosen_beats_first_on_emotion")
+            lines.append(
+                f"| {row} | {name} | {loop['lines']} | {loop['redirected']} | {pair(loop.get('emotion_match'))} "
+                f"| {pair(loop.get('wer'))} | {pair(loop.get('speaker_similarity'))} "
+                f"| {'-' if beats is None else f'{beats:.0%}'} |"
+            )
     return "\n".join(lines)
 
 
