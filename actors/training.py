@@ -14,6 +14,7 @@ machine resumes on the CPU from its ``last.pt`` and the other way round.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import logging
 import math
@@ -363,9 +364,10 @@ def train_actor(
 
     step, epoch, best, done_in_epoch = 0, 0, float("inf"), 0
     if init is not None:
-        changed = sorted(
-            k for k, v in hp.to_dict().items() if k != "vocab_size" and init["hparams"].get(k) != v
-        )
+        # a switch an older checkpoint does not name had its default then
+        defaults = {f.name: f.default for f in dataclasses.fields(ActorHParams)}
+        old = {**defaults, **init["hparams"]}
+        changed = sorted(k for k, v in hp.to_dict().items() if k != "vocab_size" and old.get(k) != v)
         if changed:
             raise BadInputError(
                 f"init_from: the checkpoint's model differs from this recipe's in {', '.join(changed)}",
