@@ -78,11 +78,14 @@ class SessionLogWriter:
             if self._log.closed:
                 return
             offset = self._log.tell()
+            # the index record is made before the frame is written (it cannot fail: every field is clamped
+            # to its width), so a frame in the log always has its record in the index
+            record = _record(offset, len(blob), data, self._codes)
             self._log.write(blob)
             self._log.flush()
             if self.durable:
                 os.fsync(self._log.fileno())
-            self._index.write(_record(offset, len(blob), data, self._codes))
+            self._index.write(record)
             self._index.flush()
             self.count += 1
 
@@ -95,17 +98,29 @@ class SessionLogWriter:
                 self._index.close()
 
 
-def _record(offset: int, length: int, data: dict, codes: dict[str, int]) -> bytes:
-    line = data.get("line", 0)
-    take = data.get("take", 0)
-    return INDEX.pack(
-        offset,
-        length,
-        line if isinstance(line, int) else 0,
-        take if isinstance(take, int) and 0 <= take < 65536 else 0,
-        codes.get(data.get("type"), 255),
-        float(data.get("ts") or 0.0),
+INT32 = (-(2**31), 2**31 - 1)
+
+
+def _field(value, low: int, high: int) -> int:
+    """An index field: the frame's integer when it fits the field's width, else 0 (the frame itself keeps
+    the value; the index only speeds up lookups)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high else 0
+
+
+def _index_values(data: dict) -> tuple[int, int, str | None, float]:
+    """(line, take, type, ts) of a frame as its index record holds them, whatever the frame carries."""
+    kind, ts = data.get("type"), data.get("ts")
+    return (
+        _field(data.get("line", 0), *INT32),
+        _field(data.get("take", 0), 0, 2**16 - 1),
+        kind if isinstance(kind, str) else None,
+        float(ts) if isinstance(ts, int | float) and not isinstance(ts, bool) else 0.0,
     )
+
+
+def _record(offset: int, length: int, data: dict, codes: dict[str, int]) -> bytes:
+    line, take, kind, ts = _index_values(data)
+    return INDEX.pack(offset, length, line, take, codes.get(kind, 255) if kind else 255, ts)
 
 
 @dataclass
@@ -165,17 +180,8 @@ def _scan(path: Path) -> tuple[list[Entry], int | None, str | None]:
     for offset, length, item in frames:
         if not isinstance(item, dict):
             return out, offset, "a frame that is not a map"
-        line, take = item.get("line", 0), item.get("take", 0)
-        out.append(
-            Entry(
-                offset,
-                length,
-                line if isinstance(line, int) else 0,
-                take if isinstance(take, int) else 0,
-                str(item.get("type")),
-                float(item.get("ts") or 0.0),
-            )
-        )
+        line, take, kind, ts = _index_values(item)
+        out.append(Entry(offset, length, line, take, kind or "?", ts))
     return out, damaged_at, problem
 
 
@@ -196,8 +202,9 @@ def open_log(path: str | Path) -> SessionLog:
         for i in range(n):
             off, length, line, take, code, ts = INDEX.unpack_from(raw, i * INDEX.size)
             entries.append(Entry(off, length, line, take, codes[code] if code < len(codes) else "?", ts))
-        end = entries[-1].offset + entries[-1].length if entries else 0
-        if end == size and all(e.offset + e.length <= size for e in entries):
+        # every frame in order, end to end: a record missing anywhere (not only at the end) shows as a gap
+        ends = [0] + [e.offset + e.length for e in entries]
+        if ends[-1] == size and all(e.offset == ends[i] for i, e in enumerate(entries)):
             return SessionLog(path, entries)
     entries, damaged, problem = _scan(path)
     return SessionLog(path, entries, damaged, problem, index_rebuilt=True)

@@ -403,6 +403,38 @@ def test_a_crash_loses_at_most_the_message_being_written(tmp_path):
     assert [e.line for e in open_log(path).select(line=2)] == [2]
 
 
+def test_every_frame_reaches_the_index_whatever_its_values(tmp_path):
+    """Values the index cannot hold (a line past 32 bits, a negative take, a nested or missing type, a
+    string timestamp) still give the frame its record; an index that misses a frame in the middle is
+    noticed and rebuilt from the log."""
+    import struct
+
+    from serving.logs import INDEX, SessionLogWriter, open_log
+
+    odd = [
+        {"type": "cancel", "session": "s2", "line": 2**31},
+        {"type": "cancel", "session": "s2", "line": -(2**40), "take": -5},
+        {"type": {"type": {"type": "x"}}, "session": "s2"},
+        {"session": "s2", "ts": "yesterday", "line": True},
+        {"type": "error", "session": "s2", "line": 7, "take": 70000, "ts": 1.5},
+    ]
+    w = SessionLogWriter(tmp_path, "s2", durable=False)
+    for frame in odd:
+        w.append(frame)
+    w.close()
+    log = open_log(tmp_path / "s2.msgpack")
+    assert not log.index_rebuilt and len(log.entries) == len(odd)
+    assert [item for _, item in log.read()] == odd  # the frames keep their values
+    assert [e.line for e in log.entries] == [0, 0, 0, 0, 7]
+
+    index = tmp_path / "s2.index"
+    raw = index.read_bytes()
+    index.write_bytes(raw[: INDEX.size] + raw[2 * INDEX.size :])  # the second record lost
+    gap = open_log(tmp_path / "s2.msgpack")
+    assert gap.index_rebuilt and len(gap.entries) == len(odd)
+    assert struct.calcsize("<QIiHBd") == INDEX.size
+
+
 def test_serve_refuses_a_public_address_without_a_token():
     from tests.conftest import run_dubber
 
