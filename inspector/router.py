@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import json
+import re
 import threading
 import time
 from importlib import resources
@@ -215,8 +216,9 @@ async def follow(session_id: str, request: Request, offset: int = 0):
     offset, so a reconnecting EventSource resumes where it was), ``damage`` where the log turns unreadable."""
     if not _authorized(request):
         return _unauthorized()
-    resume = request.headers.get("last-event-id")
-    if resume and resume.isdigit():
+    resume = request.headers.get("last-event-id", "")
+    # ASCII digits only and at most 19 of them (an offset is a file position): "²".isdigit() is True
+    if re.fullmatch(r"[0-9]{1,19}", resume):
         offset = int(resume)
     cfg = _config().inspector
     stop = threading.Event()

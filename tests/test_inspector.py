@@ -312,6 +312,21 @@ def test_unknown_ids_and_paths_are_404_and_a_dub_log_plays(server):
     assert status == 200 and body == server.get(f"/logs/api/sessions/{SESSION}/takes/1/1.wav")[2]
 
 
+def test_follow_takes_only_an_ascii_offset_from_last_event_id(server):
+    """A resuming EventSource's ``Last-Event-ID`` is an offset; anything else ("²" passes ``isdigit``, 5,000
+    digits overflow every offset) is ignored, never a 500: the stream starts from the request's offset."""
+    import http.client
+
+    for resume in ("²", "9" * 5000, "-3", "12a"):
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        conn.request("GET", f"/logs/api/sessions/{SESSION}/follow", headers={"Last-Event-ID": resume})
+        response = conn.getresponse()
+        assert response.status == 200, (resume[:8], response.read()[:200])
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert response.read(6) == b"retry:"  # the stream began
+        conn.close()
+
+
 def test_logs_export_wav_reads_a_dub_logs_take_audio_as_the_sessions_chunks(logdir, tmp_path):
     """``dubber logs export --wav`` takes the chosen take's audio from its chunks (a server session) or from
     its take message (a ``dubber dub --log`` log): the same line wav either way."""
