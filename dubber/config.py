@@ -156,6 +156,10 @@ class ServingConfig(_Section):
     lookahead_lines: int = 1  # lines directed ahead of the one being performed
     sample_rates: tuple[int, ...] = (16000, 24000, 48000)
     chunk_timeout_s: float = 120.0  # no message from the director for this long fails the line
+    # a connection that has not opened its session by then, or a session with no line running and no frame
+    # for this long, gets an error frame and is closed: a silent client cannot hold a slot
+    open_timeout_s: float = 30.0
+    idle_timeout_s: float = 300.0
     # Ray resources per replica
     ingress_cpus: float = 0.1
     director_cpus: float = 1.0

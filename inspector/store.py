@@ -483,9 +483,9 @@ class LogStore:
         import numpy as np
         import soundfile as sf
 
-        from serving.protocol import ID_PATTERN
+        from serving.protocol import is_id
 
-        if not ID_PATTERN.match(clip_id):
+        if not is_id(clip_id):
             raise NotFound(f"{clip_id!r} is not a clip id")
         lib = self.library()
         try:

@@ -340,9 +340,9 @@ class Ingress:
         if not self._authorized(request.headers):
             return JSONResponse({"code": "unauthorized", "message": "a bearer token is required"}, 401)
         from serving.logs import log_dir, open_log, plain
-        from serving.protocol import ID_PATTERN
+        from serving.protocol import is_id
 
-        if not ID_PATTERN.match(session_id):
+        if not is_id(session_id):
             return JSONResponse({"code": "bad_request", "message": "not a session id"}, 400)
         path = log_dir(self.cfg) / f"{session_id}.msgpack"
         if not path.is_file():

@@ -45,6 +45,7 @@ from serving.protocol import (
 )
 
 log = logging.getLogger(__name__)
+TIMED_OUT = object()  # what ``_receive_within`` returns when the client sent nothing in time
 
 
 @dataclass
@@ -234,6 +235,11 @@ class LiveSession:
                 return False
         except ProtocolError as exc:
             await self.error(exc.code, exc.problem, exc.line)
+        except Exception as exc:  # noqa: BLE001 - a bug must cost the client one frame, never the session
+            log.exception("session %s: unexpected error handling a frame", self.id)
+            await self.error(
+                "internal", f"the server failed on this frame ({type(exc).__name__}); it is logged"
+            )
         return True
 
     async def add_clip(self, frame: ClipFrame) -> None:
@@ -522,8 +528,15 @@ class SessionRegistry:
         session = self.create(client, send)
         try:
             # the first frame must open the session; until it does, bad frames get an error and a retry
+            opened_by = time.monotonic() + self.cfg.serving.open_timeout_s
             while True:
-                data = await self._receive(ws)
+                data = await self._receive_within(ws, opened_by - time.monotonic())
+                if data is TIMED_OUT:
+                    s = self.cfg.serving.open_timeout_s
+                    await session.error("timeout", f"no 'open' frame within {s:g} s; closing")
+                    with contextlib.suppress(Exception):
+                        await ws.close(code=1008)
+                    return
                 if data is None:
                     return
                 try:
@@ -534,8 +547,22 @@ class SessionRegistry:
                     break
                 except ProtocolError as exc:
                     await session.error(exc.code, exc.problem)
+                except Exception as exc:  # noqa: BLE001 - a bug must cost the client one frame, never the session
+                    log.exception("session %s: unexpected error opening", session.id)
+                    await session.error(
+                        "internal", f"the server failed to open ({type(exc).__name__}); it is logged"
+                    )
+            idle = self.cfg.serving.idle_timeout_s
             while True:
-                data = await self._receive(ws)
+                data = await self._receive_within(ws, idle)
+                if data is TIMED_OUT:
+                    if any(not j.task.done() for j in session.jobs.values() if j.task is not None):
+                        continue  # a line is running: the session is working, not idle
+                    await session.error("timeout", f"no frame for {idle:g} s and no line running; closing")
+                    with contextlib.suppress(Exception):
+                        await ws.close(code=1008)
+                    data = None
+                    break
                 if data is None or not await session.handle(data):
                     break
             if data is not None and await self._drain(ws, session):
@@ -567,6 +594,13 @@ class SessionRegistry:
             if not drained.done():
                 drained.cancel()
                 await asyncio.gather(drained, return_exceptions=True)
+
+    async def _receive_within(self, ws, seconds: float):
+        """The next binary frame, None when the client went away, ``TIMED_OUT`` after ``seconds``."""
+        try:
+            return await asyncio.wait_for(self._receive(ws), timeout=max(0.0, seconds))
+        except TimeoutError:
+            return TIMED_OUT
 
     async def _receive(self, ws) -> bytes | None:
         """The next binary frame; None when the client went away. A text frame is refused politely."""

@@ -116,3 +116,62 @@ def test_a_damaged_log_reads_up_to_the_damage_and_says_where(tmp_path):
     path.write_bytes(data[:last] + msgpack.packb({"type": "no-such-message"}))
     bad = read_log(path)
     assert len(bad.messages) == len(EXAMPLES) - 1 and bad.damaged_at == last
+
+
+# -- the client frames the server accepts: one validation layer, every refusal one short line ------------
+def _nested_type(depth: int) -> dict:
+    value: object = "open"
+    for _ in range(depth):
+        value = {"type": value}
+    return {"type": value}
+
+
+HOSTILE_FRAMES = {
+    "line number past 32 bits": {"type": "cancel", "line": 2**31},
+    "negative cancel": {"type": "cancel", "line": -1},
+    "type nested 1,000 deep": _nested_type(1000),
+    "7 MiB type": {"type": "x" * (7 << 20)},
+    "odd pcm16": {"type": "open", "voices": {"Ada": {"pcm16": b"\x00" * 33, "sample_rate": 16000}}},
+    "pcm16 without a rate": {"type": "open", "voices": {"Ada": {"pcm16": b"\x00" * 32}}},
+    "unknown protocol": {"type": "open", "voices": {"Ada": {"audio": b"RIFF"}}, "protocol": 7},
+    "bool max_takes": {"type": "open", "voices": {"Ada": {"audio": b"RIFF"}}, "max_takes": True},
+    "bytes name": {"type": "open", "voices": {"Ada": {"audio": b"RIFF"}}, "name": b"Ada"},
+    "float sample rate": {"type": "open", "voices": {"Ada": {"audio": b"RIFF"}}, "sample_rate": 16000.0},
+    "character '..'": {"type": "open", "voices": {"..": {"audio": b"RIFF"}}},
+    "character 'CON'": {"type": "open", "voices": {"CON": {"audio": b"RIFF"}}},
+    "character with a newline": {"type": "open", "voices": {"Ada\n": {"audio": b"RIFF"}}},
+    "no voices": {"type": "open", "voices": {}},
+    "line text as bytes": {"type": "line", "line": 1, "text": b"hi", "clip_id": "c1"},
+    "huge timecode": {"type": "line", "line": 1, "text": "hi", "clip_id": "c1", "timecode_s": 1e300},
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_FRAMES))
+def test_hostile_client_frames_are_refused_in_one_short_line(name):
+    import msgpack
+
+    from serving.protocol import ProtocolError, decode_client
+
+    with pytest.raises(ProtocolError) as caught:
+        decode_client(msgpack.packb(HOSTILE_FRAMES[name], use_bin_type=True))
+    message = str(caught.value)
+    assert len(message) < 400 and "\n" not in message, message[:200]
+    assert caught.value.code in ("bad_frame", "unknown_type", "malformed_frame")
+    assert 0 <= caught.value.line <= 2**31 - 1
+
+
+def test_well_formed_client_frames_still_decode():
+    import msgpack
+
+    from serving.protocol import CancelFrame, LineFrame, OpenFrame, decode_client, is_id
+
+    packed = lambda d: msgpack.packb(d, use_bin_type=True)  # noqa: E731
+    opened = decode_client(packed({"type": "open", "voices": {"Ada": {"audio": b"RIFF"},
+                                   "*": {"pcm16": b"\0\0" * 8, "sample_rate": 16000}}, "max_takes": 2}))  # fmt: skip
+    assert isinstance(opened, OpenFrame) and opened.max_takes == 2 and opened.protocol == 1
+    line = decode_client(packed({"type": "line", "line": 3, "text": "Go.", "clip_id": "c1", "timecode_s": 1}))
+    assert isinstance(line, LineFrame) and line.timecode_s == 1.0
+    assert isinstance(decode_client(packed({"type": "cancel", "line": 2**31 - 1})), CancelFrame)
+    assert is_id("scene-1.take_2") and not any(
+        map(is_id, ("..", "CON", "con.txt", "a\n", "a/b", "", "x" * 65))
+    )

@@ -70,6 +70,8 @@ def server(tmp_path_factory):
                     "max_frame_bytes": 1 << 20,
                     "max_line_chars": 200,
                     "max_sessions_per_client": 3,
+                    "open_timeout_s": 4.0,
+                    "idle_timeout_s": 8.0,
                 }
             ),
         }
@@ -186,6 +188,9 @@ def test_a_session_streams_two_lines_in_order_with_look_ahead(server):
 
 def test_bad_frames_get_error_frames_and_the_session_stays_usable(server):
     big = b"\x00" * (server["cfg"].serving.max_frame_bytes + 10)
+    nested: object = "line"
+    for _ in range(400):
+        nested = {"type": nested}
 
     async def go():
         async with client(server) as c:
@@ -205,6 +210,9 @@ def test_bad_frames_get_error_frames_and_the_session_stays_usable(server):
                 msgpack.packb({"type": "line", "line": 5, "text": "Hello there.", "clip_id": "nope"}),
                 msgpack.packb({"type": "line", "line": 6, "text": "Hi.", "video": "/etc/passwd"}),
                 msgpack.packb({"type": "cancel", "line": 99}),
+                msgpack.packb({"type": "cancel", "line": 2**31}),  # past the log index's 32 bits
+                msgpack.packb(nested),  # a type nested 400 deep
+                msgpack.packb({"type": "y" * 100_000}),  # echoed back short, not whole
             ):
                 await c.send_raw(raw)
                 errors.append(await c.recv(30))
@@ -219,9 +227,37 @@ def test_bad_frames_get_error_frames_and_the_session_stays_usable(server):
     codes = [e.code for e in errors]
     assert codes == [
         "not_open", "malformed_frame", "malformed_frame", "unknown_type", "bad_frame", "bad_frame",
-        "bad_frame", "too_large", "too_long", "unknown_clip", "bad_frame", "unknown_line", "malformed_frame",
+        "bad_frame", "too_large", "too_long", "unknown_clip", "bad_frame", "unknown_line", "bad_frame",
+        "malformed_frame", "unknown_type", "malformed_frame",
     ]  # fmt: skip
     assert errors[9].line == 5 and "limit" in errors[7].message
+    assert all(len(e.message) < 400 for e in errors)  # nothing a client sent is echoed whole
+
+
+def test_silent_connections_and_idle_sessions_are_closed_with_a_reason(server):
+    """A connection that never opens, and an open session with nothing running that goes quiet, each get a
+    ``timeout`` error frame and lose their slot (``serving.open_timeout_s``, ``idle_timeout_s``)."""
+
+    async def silent():
+        async with client(server) as c:
+            t0 = time.monotonic()
+            frame = await c.recv(30)
+            return frame, time.monotonic() - t0
+
+    async def quiet():
+        async with client(server) as c:
+            await c.open({"*": DEMO / "voice.wav"}, max_takes=1)
+            t0 = time.monotonic()
+            frame = await c.recv(60)
+            return frame, time.monotonic() - t0
+
+    frame, waited = run(silent())
+    assert frame.type == "error" and frame.code == "timeout" and "'open'" in frame.message
+    assert 3.0 < waited < 20
+    frame, waited = run(quiet())
+    assert frame.type == "error" and frame.code == "timeout" and "no line running" in frame.message
+    assert 7.0 < waited < 30
+    wait_idle(server)
 
 
 def test_a_bad_voice_prompt_or_option_is_refused_at_open(server):
@@ -242,6 +278,9 @@ def test_a_bad_voice_prompt_or_option_is_refused_at_open(server):
     voice = {"audio": (DEMO / "voice.wav").read_bytes()}
     assert run(go(voice, sample_rate=22050)).code == "bad_frame"
     assert run(go(voice, max_takes=9)).code == "bad_frame"
+    for options in ({"protocol": 7}, {"max_takes": True}, {"name": b"Ada"}, {"sample_rate": 16000.0}):
+        assert run(go(voice, **options)).code == "bad_frame", options
+    assert run(go({"pcm16": b"\x00" * 33, "sample_rate": 16000})).code == "bad_frame"  # odd byte count
 
 
 def test_token_and_sessions_per_client_are_enforced(server):
