@@ -1,7 +1,8 @@
 """Fusing the director's cues into one emotion decision, and measuring each cue alone.
 
-Stacking: each cue gives 8 probabilities; a multinomial logistic regression over their logs (trained on the
-valid split, after the face, scene and LLM cues were fit on the train split) learns how far to trust each.
+Stacking: each cue gives 8 probabilities; ``CueWeights`` (one weight per cue on its log-probabilities, a
+bias per class) learns how far to trust each, on out-of-look predictions of the train split
+(``agents.training``).
 Two stackers are trained from the same table: one over every cue and one without the LLM's, so
 ``--no-llm`` keeps a trained fusion of the remaining cues (never an untrained product).
 The session context is not stacked (a labelled corpus has no scenes that carry one emotion across lines,
@@ -35,6 +36,43 @@ log = logging.getLogger(__name__)
 
 CUE_ORDER: tuple[str, ...] = ("text", "face", "scene", "llm", "context")
 PRIOR_CUES: tuple[str, ...] = ("context",)  # applied after the stacker, not learned by it
+
+
+class CueWeights:
+    """The stacker: one non-negative weight per cue and a bias per class, ``softmax(sum_c w_c log p_c + b)``
+    (a weighted product of experts), fit by maximum likelihood. A full logistic regression over every
+    cue's 8 log-probabilities learned cross-class mappings on the open corpus ("the face says angry: it is
+    surprise") that read a plainly angry demo line as surprise; one weight per cue can only say how far to
+    trust each cue. Exposes ``classes_`` and ``predict_proba`` as scikit-learn stackers do."""
+
+    def __init__(self, num_cues: int, bias_l2: float = 1.0):
+        self.num_cues, self.bias_l2 = num_cues, bias_l2
+        self.weights = np.ones(num_cues)
+        self.bias = np.zeros(NUM_CLASSES)
+        self.classes_ = np.arange(NUM_CLASSES)
+
+    def _logits(self, x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.einsum("nck,c->nk", x.reshape(len(x), self.num_cues, NUM_CLASSES), w) + b
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> CueWeights:
+        from scipy.optimize import minimize
+        from scipy.special import log_softmax
+
+        def loss(theta: np.ndarray) -> float:
+            w, b = theta[: self.num_cues], theta[self.num_cues :]
+            logp = log_softmax(self._logits(x, w, b), axis=1)
+            return -float(logp[np.arange(len(y)), y].mean()) + self.bias_l2 * float(b @ b) / len(y)
+
+        theta0 = np.concatenate([np.ones(self.num_cues), np.zeros(NUM_CLASSES)])
+        bounds = [(0.0, 5.0)] * self.num_cues + [(None, None)] * NUM_CLASSES
+        theta = minimize(loss, theta0, method="L-BFGS-B", bounds=bounds).x
+        self.weights, self.bias = theta[: self.num_cues], theta[self.num_cues :]
+        return self
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        from scipy.special import softmax
+
+        return softmax(self._logits(np.atleast_2d(x), self.weights, self.bias), axis=1)
 
 
 @dataclass
@@ -139,12 +177,10 @@ class EmotionFusion:
 
     def fit_stacker(self, table: CueTable) -> None:
         """The stacker over this fusion's cues, and (with the LLM) one without it for ``--no-llm``."""
-        from sklearn.linear_model import LogisticRegression
-
         y = np.array([EMOTION_CLASSES.index(e) for e in table.labels])
         sets = {self.stacked_cues, tuple(c for c in self.stacked_cues if c != "llm")}
         for cues in sets:
-            self.stackers[cues] = LogisticRegression(C=0.5, max_iter=3000).fit(table.stacked(cues), y)
+            self.stackers[cues] = CueWeights(len(cues)).fit(table.stacked(cues), y)
         self.stacker = self.stackers[self.stacked_cues]
 
     def without_llm(self) -> EmotionFusion:

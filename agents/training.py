@@ -96,7 +96,7 @@ def look_of(record: ClipRecord, cue: str) -> str:
 
 def out_of_look_table(fusion: EmotionFusion, records, inputs, labels, raw, folds: int = 5) -> CueTable:
     """The train split's cue table with every trained cue predicting only what it was not fit on: the face
-    cue by drawing style, the scene cue by palette, the LLM calibration by fold."""
+    cue by drawing style, the scene cue by palette, the LLM calibration by fold of sentences."""
     table = fusion.cue_table(inputs, labels, raw)
     n = len(records)
     for cue in ("face", "scene"):
@@ -114,8 +114,9 @@ def out_of_look_table(fusion: EmotionFusion, records, inputs, labels, raw, folds
                 other.fit(np.stack([v for v, _ in rows]), [y for _, y in rows])
             out[held] = np.stack([other.probabilities(inputs[i]) for i in np.flatnonzero(held)])
         table.probabilities[cue] = out
+    # folds by sentence: the open corpus says a sentence in several clips, and a fold must hold out its text
+    fold = np.array([int(hashlib.sha1(x.text.encode()).hexdigest()[:8], 16) % folds for x in inputs])
     if fusion.llm is not None and raw is not None:
-        fold = np.arange(n) % folds
         out = np.empty((n, NUM_CLASSES))
         for f in range(folds):
             other = LLMLabelCue()  # calibration only: no backend needed
