@@ -95,10 +95,24 @@ def clip_inputs(rec: ClipRecord, perceiver=None, with_targets: bool = True) -> C
     return x
 
 
+def source_fingerprint(rec: ClipRecord) -> str:
+    """What a clip's features were made from: its text and its media files' sizes and modification times.
+    A corpus rendered again at the same path reuses clip ids for other clips; their cached features must
+    not be taken for the new ones (measured: a re-rendered corpus trained on another corpus's phonemes,
+    lips and acoustics, with this corpus's timings, until this check)."""
+    parts = [rec.text]
+    for path in (rec.video_path, rec.audio_path):
+        if path is not None and Path(path).is_file():
+            st = Path(path).stat()
+            parts.append(f"{Path(path).name}:{st.st_size}:{st.st_mtime_ns}")
+    return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
+
+
 class FeatureStore:
     """One ``.npz`` per clip under ``<cache_dir>/actor-features/<FEATURE_VERSION>/<corpus>/``, where
     ``<corpus>`` names the corpus folder and a digest of its absolute path: clip ids are only unique
-    within a corpus (two corpora both have a ``c00000``). Writes are atomic."""
+    within a corpus (two corpora both have a ``c00000``). Each entry keeps its ``source_fingerprint``, so a
+    corpus rendered again at the same path is computed again. Writes are atomic."""
 
     def __init__(self, root: str | Path | None = None, corpus: str | Path | None = None):
         if root is None:
@@ -113,10 +127,20 @@ class FeatureStore:
     def path(self, clip_id: str) -> Path:
         return self.root / f"{clip_id}.npz"
 
-    def has(self, clip_id: str) -> bool:
-        return self.path(clip_id).is_file()
+    def has(self, clip_id: str, source: str | None = None) -> bool:
+        """Whether the clip is stored (and, given ``source``, stored from that source)."""
+        path = self.path(clip_id)
+        if not path.is_file():
+            return False
+        if source is None:
+            return True
+        try:
+            with np.load(path, allow_pickle=True) as z:
+                return z["meta"].item().get("source") == source
+        except Exception:  # noqa: BLE001 - an unreadable entry is recomputed
+            return False
 
-    def put(self, x: ClipInputs) -> None:
+    def put(self, x: ClipInputs, source: str | None = None) -> None:
         arrays = {"lips": x.lips, "phonemes": np.array(x.phonemes, dtype=object)}
         if x.acoustics is not None:
             arrays["acoustics"] = x.acoustics
@@ -124,7 +148,7 @@ class FeatureStore:
             arrays["dvector"] = x.dvector
         meta = {
             "clip_id": x.clip_id, "text": x.text, "speaker": x.speaker, "emotion": x.emotion,
-            "intensity": x.intensity, "split": x.split,
+            "intensity": x.intensity, "split": x.split, "source": source,
         }  # fmt: skip
         with replacing(self.path(x.clip_id), suffix=".npz") as tmp:
             np.savez(tmp, meta=np.array(meta, dtype=object), **arrays)
@@ -132,6 +156,7 @@ class FeatureStore:
     def get(self, clip_id: str) -> ClipInputs:
         with np.load(self.path(clip_id), allow_pickle=True) as z:
             meta = z["meta"].item()
+            meta.pop("source", None)
             return ClipInputs(
                 phonemes=[str(p) for p in z["phonemes"]],
                 lips=z["lips"],
@@ -157,7 +182,7 @@ def _compute(rec: ClipRecord, root: str) -> tuple[str, str | None]:
     if _worker_perceiver is None:
         _worker_perceiver = ClipPerceiver()
     try:
-        FeatureStore(root).put(clip_inputs(rec, _worker_perceiver))
+        FeatureStore(root).put(clip_inputs(rec, _worker_perceiver), source_fingerprint(rec))
         return rec.clip_id, None
     except Exception as exc:  # noqa: BLE001 - one bad clip is recorded, the rest go on
         return rec.clip_id, f"{type(exc).__name__}: {exc}"
@@ -170,7 +195,7 @@ def precompute(
     from tqdm import tqdm
 
     store = store or FeatureStore()
-    todo = [r for r in records if not store.has(r.clip_id)]
+    todo = [r for r in records if not store.has(r.clip_id, source_fingerprint(r))]
     failed: dict[str, str] = {}
     if not todo:
         return failed

@@ -358,3 +358,24 @@ def test_a_sync_shift_moves_the_speech_by_whole_video_frames(actor, line):
     shift, c = 3 * actor.hp.frames_per_video_frame, actor.model.decoder_context
     np.testing.assert_allclose(b[shift + c : -c], a[c : -shift - c], atol=1e-4)
     assert not np.allclose(a, b, atol=1e-3)
+
+
+def test_cached_features_of_a_clip_rendered_again_are_computed_again(speaking_clip, tmp_path):
+    """A corpus rendered again at the same path reuses clip ids for other clips: the cache must not hand
+    the old clip's phonemes, lips and acoustics to the new one."""
+    import dataclasses
+
+    from actors.features import FeatureStore, precompute, source_fingerprint
+    from corpora.records import ClipRecord
+
+    rec = ClipRecord(
+        clip_id="c00001", video_path=speaking_clip / "video.mp4", audio_path=speaking_clip / "audio.wav",
+        text=(speaking_clip / "line.txt").read_text().strip(),
+    )  # fmt: skip
+    store = FeatureStore(root=tmp_path / "store")
+    assert precompute([rec], store, workers=1, progress=False) == {}
+    assert store.has(rec.clip_id, source_fingerprint(rec)) and store.get(rec.clip_id).text == rec.text
+    again = dataclasses.replace(rec, text="We should take the early train tomorrow.")
+    assert not store.has(again.clip_id, source_fingerprint(again))
+    assert precompute([again], store, workers=1, progress=False) == {}
+    assert store.get(again.clip_id).text == again.text
