@@ -53,9 +53,11 @@ demo-clip: install
 test: lint
 	$(PY) -m pytest -q
 
+# ruff, then the layers contract (pyproject.toml [tool.importlinter]): an upward import or a cycle fails
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: install
 	$(VENV)/bin/ruff format .

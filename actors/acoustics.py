@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from dubber.config import get_config
+from ground.config import get_config
 
 with warnings.catch_warnings():  # pyworld imports pkg_resources, which warns on import
     warnings.simplefilter("ignore")

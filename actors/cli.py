@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from dubber.config import REPO_ROOT
+from ground.config import REPO_ROOT
 
 DEFAULT_RECIPE = REPO_ROOT / "recipes" / "actor" / "default.yaml"
 
@@ -14,7 +14,7 @@ DEFAULT_RECIPE = REPO_ROOT / "recipes" / "actor" / "default.yaml"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", type=Path, required=True, help="a corpus folder the readers take (with audio)")
     p.add_argument(
-        "--config", dest="recipe", type=Path, default=DEFAULT_RECIPE, help="training recipe (YAML)"
+        "--recipe", type=Path, default=DEFAULT_RECIPE, help="training recipe (YAML, recipes/actor/*.yaml)"
     )
     p.add_argument("--out", type=Path, required=True, help="run folder: checkpoints, losses, samples")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",

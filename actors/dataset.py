@@ -18,7 +18,7 @@ import torch
 from actors.alignment import with_boundaries
 from actors.features import ClipInputs, FeatureStore
 from actors.graph import MODALITIES
-from dubber.messages import EMOTION_CLASSES, EmotionGuidance
+from ground.messages import EMOTIONS, EmotionGuidance
 
 PAD, UNK = 0, 1
 MAX_REFERENCE_FRAMES = 400  # 4 s of the prompt is plenty for a style vector
@@ -155,7 +155,7 @@ class ActorDataset(torch.utils.data.Dataset):
             "target_dvector": x.dvector,
             "reference": reference.astype(np.float32),
             "guidance": label_guidance(x.emotion or "neutral", round(float(x.intensity or 0.0), 2)),
-            "emotion": EMOTION_CLASSES.index(x.emotion) if x.emotion in EMOTION_CLASSES else -100,
+            "emotion": EMOTIONS.index(x.emotion) if x.emotion in EMOTIONS else -100,
             "target_nodes": self.nodes.target(x.clip_id),
             "retrieved_nodes": retrieved,
             "audio_nodes": audio,

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from corpora.records import ClipRecord
-from dubber.config import get_config
-from dubber.files import replacing
+from ground.config import get_config
+from ground.files import replacing
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Training the actor: ``dubber train --corpus DIR --config recipes/actor/default.yaml --out DIR``.
+"""Training the actor: ``dubber train --corpus DIR --recipe recipes/actor/default.yaml --out DIR``.
 
 Resumable (``<out>/last.pt`` holds the model, optimiser, step and the place in the epoch's data order,
 written every ``checkpoint_every`` steps and at each epoch's end, so an interrupted run loses minutes, not
@@ -36,8 +36,8 @@ from actors.model import (
     attention_target,
     count_parameters,
 )
-from dubber.errors import BadInputError
-from dubber.files import replacing
+from ground.errors import BadInputError
+from ground.files import replacing
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class TrainingRecipe(BaseModel):
         return cls.model_validate(data)
 
     def hparams(self, vocab_size: int, acoustic_dim: int, caption_dim: int, audio_dim: int) -> ActorHParams:
-        from dubber.config import get_config
+        from ground.config import get_config
 
         return ActorHParams(
             vocab_size=vocab_size, acoustic_dim=acoustic_dim, caption_dim=caption_dim, audio_emotion_dim=audio_dim,
@@ -260,7 +260,7 @@ def clip_durations(records, clips) -> dict[str, np.ndarray]:
     """Acoustic frames per token (``with_boundaries`` of the clip's phonemes) from the corpus engine's
     phone timings; clips without timings are left out."""
     from actors.alignment import durations_from_spans, engine_timings, token_spans, with_boundaries
-    from dubber.config import get_config
+    from ground.config import get_config
 
     hop_s = get_config().media.hop_ms / 1000.0
     by_id = {r.clip_id: r for r in records}
@@ -491,7 +491,7 @@ def validate(model, dataset, layout, recipe, sample_dir: Path, tag: str, stats) 
 
     from actors.acoustics import features_from_model
     from actors.vocoder import get_vocoder
-    from dubber.config import get_config
+    from ground.config import get_config
 
     model.eval()
     sums: dict[str, float] = {}

@@ -36,8 +36,8 @@ from typing import Any
 import numpy as np
 
 from actors.acoustics import FeatureLayout, decode_envelope
-from dubber.config import get_config
-from dubber.messages import PCM16_SCALE, to_pcm16  # noqa: F401  (to_pcm16 is the vocoder's PCM16 too)
+from ground.config import get_config
+from ground.messages import PCM16_SCALE, to_pcm16  # noqa: F401  (to_pcm16 is the vocoder's PCM16 too)
 
 with warnings.catch_warnings():  # pyworld imports pkg_resources, which warns on import
     warnings.simplefilter("ignore")

@@ -28,9 +28,9 @@ from actors.dataset import MAX_REFERENCE_FRAMES, PhonemeVocabulary, guidance_vec
 from actors.features import ClipInputs
 from actors.graph import MODALITIES
 from actors.model import GUIDANCE_DIM, ActorHParams, ProgressiveGraphGenerator, durations_from_predictions
-from dubber.config import get_config
-from dubber.errors import BadInputError, MissingComponentError
-from dubber.messages import EmotionGuidance, ReferenceClip
+from ground.config import get_config
+from ground.errors import BadInputError, MissingComponentError
+from ground.messages import EmotionGuidance, ReferenceClip
 
 log = logging.getLogger(__name__)
 
@@ -134,15 +134,29 @@ def shift_frames(content: torch.Tensor, frames: int) -> torch.Tensor:
     return torch.cat([content[:, -frames:], content[:, -1:].expand(-1, -frames, -1)], 1)
 
 
+def resolve_device(setting: str) -> torch.device:
+    """``actor.device``: auto is CUDA when torch sees a GPU (a Serve replica given ``serving.actor_gpus``
+    does), else the CPU; the WORLD vocoder always runs on the CPU."""
+    if setting == "auto":
+        setting = "cuda" if torch.cuda.is_available() else "cpu"
+    if setting == "cuda" and not torch.cuda.is_available():
+        raise MissingComponentError(
+            "actor.device is cuda but torch sees no GPU",
+            hint="set actor.device to auto or cpu on this machine",
+        )
+    return torch.device(setting)
+
+
 class Actor:
     def __init__(self, model: ProgressiveGraphGenerator, vocab: PhonemeVocabulary, stats, vocoder=None):
         from actors.vocoder import get_vocoder
 
-        self.model = model.eval()
+        self.config = get_config()
+        self.device = resolve_device(self.config.actor.device)
+        self.model = model.to(self.device).eval()
         self.vocab = vocab
         self.stats = stats
         self.vocoder = vocoder or get_vocoder()
-        self.config = get_config()
 
     @classmethod
     def load(cls, checkpoint: str | Path | None = None) -> Actor:
@@ -154,7 +168,7 @@ class Actor:
                 "no trained actor checkpoint here", source=path, hint="train one: dubber train (see README)"
             )
         torch.set_num_threads(get_config().actor.threads)
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = torch.load(path, map_location="cpu", weights_only=False)  # moved to actor.device by __init__
         model = ProgressiveGraphGenerator(ActorHParams(**state["hparams"]))
         model.load_state_dict({k: v.float() for k, v in state["model"].items()})
         return cls(model, PhonemeVocabulary(state["vocab"]), FeatureStats.from_dict(state["stats"]))
@@ -209,7 +223,7 @@ class Actor:
         n = min(k, nodes.retrieved.shape[1])
         retrieved[:, :n], audio[:, :n] = nodes.retrieved[:, :n], nodes.audio[:, :n]
         g = guidance_vector(guidance) if guidance is not None else np.zeros(GUIDANCE_DIM, np.float32)
-        return {
+        tensors = {
             "phonemes": torch.tensor([self.vocab.encode(with_boundaries(x.phonemes))], dtype=torch.long),
             "lips": torch.from_numpy(x.lips[None].astype(np.float32)),
             "video_mask": torch.ones(1, x.num_video_frames, dtype=torch.bool),
@@ -221,13 +235,17 @@ class Actor:
             "retrieved_nodes": torch.from_numpy(retrieved[None]),
             "audio_nodes": torch.from_numpy(audio[None]),
         }
+        return {name: t.to(self.device) for name, t in tensors.items()}
 
     @torch.no_grad()
     def natural_seconds(self, x: ClipInputs, pace: float = 1.0) -> float:
         """How long the line takes at the voice's natural rate (duration predictor), over ``pace``."""
         tokens = with_boundaries(x.phonemes)
-        _, _, log_durations = self.model.encode_phonemes(torch.tensor([self.vocab.encode(tokens)]))
-        speech = torch.tensor([t != SIL for t in tokens])  # the silence around the line is not the line
+        phonemes = torch.tensor([self.vocab.encode(tokens)], device=self.device)
+        _, _, log_durations = self.model.encode_phonemes(phonemes)
+        speech = torch.tensor(
+            [t != SIL for t in tokens], device=self.device
+        )  # the silence around the line is not the line
         frames = torch.expm1(log_durations[0]).clamp(min=0)[speech].sum().item()
         return frames * self.config.media.hop_ms / 1000.0 / max(pace, 1e-3)
 
@@ -265,7 +283,7 @@ class Actor:
             durations = durations_from_predictions(
                 log_durations, mask, x.num_video_frames * self.hp.frames_per_video_frame
             )
-        can_skip = torch.from_numpy(skippable(with_boundaries(x.phonemes)))[None]
+        can_skip = torch.from_numpy(skippable(with_boundaries(x.phonemes)))[None].to(self.device)
         cfg = self.config.actor
         enc = self.model.encode(**t, durations=durations, can_skip=can_skip,
                                 min_frames=cfg.alignment_min_frames, prior_weight=cfg.alignment_prior_weight)  # fmt: skip
@@ -279,16 +297,18 @@ class Actor:
             # add the same shift: one extra pass of the (small, convolutional) decoder
             _, refined = self.model.decode(enc.content, enc.style)
             layout = self.stats.layout
-            shift = timbre_shift(refined[0].numpy(), prompt, layout.sp, layout.vuv, strength)
+            shift = timbre_shift(refined[0].cpu().numpy(), prompt, layout.sp, layout.vuv, strength)
             if shift is not None:
-                enc.frame_shift = torch.from_numpy(shift)
+                enc.frame_shift = torch.from_numpy(shift).to(self.device)
         return enc
 
     def _frames(self, refined: torch.Tensor, shift: torch.Tensor | None = None) -> np.ndarray:
         from actors.acoustics import features_from_model
 
         frames = refined[0] if shift is None else refined[0] + shift
-        return features_from_model(frames.numpy(), self.stats, self.config.actor.postfilter_beta)
+        return features_from_model(
+            frames.float().cpu().numpy(), self.stats, self.config.actor.postfilter_beta
+        )
 
     @torch.no_grad()
     def feature_chunks(self, encoded) -> Iterator[np.ndarray]:

@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from dubber.config import REPO_ROOT, get_config
+from ground.config import REPO_ROOT, get_config
 
 DEFAULT_DIRECTOR_MODEL = REPO_ROOT / "assets" / "models" / "director"
 
@@ -44,7 +44,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dubber.errors import BadInputError
+    from ground.errors import BadInputError
 
     if args.action == "train":
         if args.corpus is None:
@@ -127,7 +127,7 @@ def _references(args, visual, text):
     """The K emotion-similar library clips per modality, or None (with a note) when there is no library."""
     import logging
 
-    from dubber.errors import DubberError
+    from ground.errors import DubberError
     from retrieval.library import ReferenceLibrary, search_uri
 
     try:

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dubber.messages import EMOTION_CLASSES
+from ground.messages import EMOTIONS
 from perception.features import VisualFeatures
 
 log = logging.getLogger(__name__)
 
-NUM_CLASSES = len(EMOTION_CLASSES)
+NUM_CLASSES = len(EMOTIONS)
 
 # Generic prototypes written for the cue, deliberately unlike the synthetic corpus's script lines.
 PROTOTYPES: dict[str, tuple[str, ...]] = {
@@ -72,7 +72,7 @@ class TextPrototypeCue:
         self.embedder = get_sentence_embedder()
         self.temperature = temperature
         protos = []
-        for emotion in EMOTION_CLASSES:
+        for emotion in EMOTIONS:
             e = self.embedder.embed(list(PROTOTYPES[emotion]))
             m = e.mean(axis=0)
             protos.append(m / np.linalg.norm(m))
@@ -111,7 +111,7 @@ class TrainedFeatureCue:
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
-        y = np.array([EMOTION_CLASSES.index(e) for e in labels])
+        y = np.array([EMOTIONS.index(e) for e in labels])
         self.model = make_pipeline(StandardScaler(), LogisticRegression(C=0.5, max_iter=2000))
         self.model.fit(vectors, y)
         self.familiar_rms = float(np.percentile(self.rms_z(vectors), 95))
@@ -167,7 +167,7 @@ class LLMLabelCue:
     """Likelihood of each emotion word after the line, then a linear calibration fit on the train split.
 
     The LLM reads what the director reads (DESIGN section 3): a short perception summary (the face and the
-    scene in words, ``agents.captions``) before the line. A base model's raw label likelihoods carry strong
+    scene in words, ``retrieval.captions``) before the line. A base model's raw label likelihoods carry strong
     label priors (some words are simply more likely); a multinomial logistic regression on the 8
     log-probabilities removes them ("contextual calibration").
     """
@@ -190,7 +190,7 @@ class LLMLabelCue:
         the emotion the same character's last line was played with in this session."""
         lines = []
         if x.visual is not None:
-            from agents.captions import describe_face, describe_scene
+            from perception.descriptions import describe_face, describe_scene
 
             face = describe_face(x.visual)[: cls.SUMMARY_CHARS]
             lines.append(f"Face: {face}. Scene: {describe_scene(x.visual)[: cls.SUMMARY_CHARS]}.")
@@ -206,7 +206,7 @@ class LLMLabelCue:
     @property
     def backend(self):
         if self._backend is None:
-            from agents.llm import get_backend
+            from llm import get_backend
 
             self._backend = get_backend()
         return self._backend
@@ -215,13 +215,13 @@ class LLMLabelCue:
         return self.PROMPT.format(summary=self.summary(x), text=x.text.replace('"', "'"))
 
     def raw_logprobs(self, x: CueInput) -> np.ndarray:
-        scores = self.backend.label_logprobs(self.prompt(x), list(EMOTION_CLASSES))
-        return np.array([scores[e] for e in EMOTION_CLASSES], dtype=np.float64)
+        scores = self.backend.label_logprobs(self.prompt(x), list(EMOTIONS))
+        return np.array([scores[e] for e in EMOTIONS], dtype=np.float64)
 
     def fit(self, raw: np.ndarray, labels: list[str]) -> LLMLabelCue:
         from sklearn.linear_model import LogisticRegression
 
-        y = np.array([EMOTION_CLASSES.index(e) for e in labels])
+        y = np.array([EMOTIONS.index(e) for e in labels])
         self.calibration = LogisticRegression(C=1.0, max_iter=2000).fit(raw, y)
         return self
 
@@ -249,8 +249,8 @@ class ContextCue:
         counts = np.zeros(NUM_CLASSES)
         w = 1.0
         for character, emotion in reversed(x.history):
-            if emotion in EMOTION_CLASSES and (x.character is None or character == x.character):
-                counts[EMOTION_CLASSES.index(emotion)] += w
+            if emotion in EMOTIONS and (x.character is None or character == x.character):
+                counts[EMOTIONS.index(emotion)] += w
                 w *= self.decay
         uniform = np.full(NUM_CLASSES, 1.0 / NUM_CLASSES)
         if counts.sum() == 0:

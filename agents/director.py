@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from agents.cues import CueInput
-from dubber.messages import (
-    EMOTION_CLASSES,
+from ground.messages import (
+    EMOTIONS,
     AcceptMessage,
     EmotionGuidance,
     GuidanceMessage,
@@ -102,7 +102,7 @@ class ReviewPolicy:
 
     @classmethod
     def from_config(cls) -> ReviewPolicy:
-        from dubber.config import get_config
+        from ground.config import get_config
 
         c = get_config().director
         return cls(
@@ -152,7 +152,7 @@ class Director:
         write_directions: bool = True,
         languages: tuple[str, ...] | None = None,
     ):
-        from dubber.config import get_config
+        from ground.config import get_config
 
         self.fusion = fusion
         self.classifier = classifier
@@ -170,7 +170,7 @@ class Director:
             raise RuntimeError("Director.direct needs trained cues (EmotionFusion)")
         check_language(x.text, self.languages, x.language)
         probs, evidence = self.fusion.decide(x)
-        emotion = EMOTION_CLASSES[int(np.argmax(probs))]
+        emotion = EMOTIONS[int(np.argmax(probs))]
         # Confidence above chance sets the intensity: a clear scene gets a clear performance.
         confidence = (float(probs.max()) - 1 / len(probs)) / (1 - 1 / len(probs))
         intensity = 0.0 if emotion == "neutral" else float(np.clip(0.45 + 0.55 * confidence, 0.3, 1.0))
@@ -197,8 +197,8 @@ class Director:
         profile = profile_at(emotion, intensity)
         valence, arousal = VALENCE_AROUSAL[emotion]
         if probs is None:
-            probs = np.array([1.0 if e == emotion else 0.0 for e in EMOTION_CLASSES])
-        probabilities = {e: round(float(p), 4) for e, p in zip(EMOTION_CLASSES, probs, strict=True)}
+            probs = np.array([1.0 if e == emotion else 0.0 for e in EMOTIONS])
+        probabilities = {e: round(float(p), 4) for e, p in zip(EMOTIONS, probs, strict=True)}
         total = sum(probabilities.values())
         probabilities = {e: p / total for e, p in probabilities.items()}
         return EmotionGuidance(
@@ -246,7 +246,7 @@ class Director:
 
     def _llm_backend(self):
         if self._llm is None:
-            from agents.llm import get_backend
+            from llm import get_backend
 
             self._llm = get_backend()
         return self._llm
@@ -262,8 +262,8 @@ class Director:
         lips: np.ndarray | None = None,
         prompt_audio: np.ndarray | None = None,
     ) -> TakeScores:
-        from evaluation.sync import av_sync, duration_error_frames
         from perception.audio import loudness_envelope
+        from perception.sync import av_sync, duration_error_frames
 
         scores = TakeScores(
             duration_error_frames=round(duration_error_frames(len(audio) / sr, num_frames, fps), 3)
@@ -274,13 +274,13 @@ class Director:
                 scores.sync_offset_frames = int(sync.offset_frames)
                 scores.sync_confidence = round(float(sync.confidence), 4)
         if prompt_audio is not None:
-            from evaluation.secs import secs
+            from perception.speaker import secs
 
             scores.speaker_similarity = round(float(secs(audio, prompt_audio, sr)), 4)
         if self.classifier is not None:
             p = self.classifier.predict_proba(audio, sr)
-            scores.emotion_match = round(float(p[EMOTION_CLASSES.index(guidance.emotion)]), 4)
-            scores.predicted_emotion = EMOTION_CLASSES[int(np.argmax(p))]
+            scores.emotion_match = round(float(p[EMOTIONS.index(guidance.emotion)]), 4)
+            scores.predicted_emotion = EMOTIONS[int(np.argmax(p))]
             scores.predicted_probability = round(float(np.max(p)), 4)
         return scores
 
@@ -340,7 +340,7 @@ class Director:
         revised = self.guidance_for(
             emotion,
             float(np.clip(intensity, 0.2, 1.0)) if emotion != "neutral" else 0.0,
-            np.array([guidance.probabilities.get(e, 0.0) for e in EMOTION_CLASSES]),
+            np.array([guidance.probabilities.get(e, 0.0) for e in EMOTIONS]),
             guidance.evidence,
             text,
             revision=guidance.revision + 1,

@@ -29,8 +29,8 @@ from agents.cues import (
     SceneCue,
     TextPrototypeCue,
 )
-from dubber.errors import BadInputError
-from dubber.messages import EMOTION_CLASSES, Evidence
+from ground.errors import BadInputError
+from ground.messages import EMOTIONS, Evidence
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class CueTable:
 
 class EmotionFusion:
     def __init__(self, use_llm: bool = True, llm_backend=None, context_weight: float | None = None):
-        from dubber.config import get_config
+        from ground.config import get_config
 
         cfg = get_config().director
         self.text = TextPrototypeCue()
@@ -137,13 +137,11 @@ class EmotionFusion:
         evidence = [
             Evidence(
                 cue=c,
-                probabilities={
-                    e: round(float(p), 4) for e, p in zip(EMOTION_CLASSES, cue_probs[c], strict=True)
-                },
+                probabilities={e: round(float(p), 4) for e, p in zip(EMOTIONS, cue_probs[c], strict=True)},
                 note=(
                     "no evidence (uniform)"
                     if np.ptp(cue_probs[c]) < 1e-6
-                    else f"says {EMOTION_CLASSES[int(np.argmax(cue_probs[c]))]}"
+                    else f"says {EMOTIONS[int(np.argmax(cue_probs[c]))]}"
                 ),
             )
             for c in self.cues
@@ -177,7 +175,7 @@ class EmotionFusion:
 
     def fit_stacker(self, table: CueTable) -> None:
         """The stacker over this fusion's cues, and (with the LLM) one without it for ``--no-llm``."""
-        y = np.array([EMOTION_CLASSES.index(e) for e in table.labels])
+        y = np.array([EMOTIONS.index(e) for e in table.labels])
         sets = {self.stacked_cues, tuple(c for c in self.stacked_cues if c != "llm")}
         for cues in sets:
             self.stackers[cues] = CueWeights(len(cues)).fit(table.stacked(cues), y)
@@ -194,7 +192,7 @@ class EmotionFusion:
         return other
 
     def evaluate(self, table: CueTable) -> dict[str, float]:
-        y = np.array([EMOTION_CLASSES.index(e) for e in table.labels])
+        y = np.array([EMOTIONS.index(e) for e in table.labels])
         acc = {
             c: float((table.probabilities[c].argmax(1) == y).mean())
             for c in self.cues

@@ -15,8 +15,8 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
-from dubber.errors import BadInputError
-from dubber.shared import process_wide
+from ground.errors import BadInputError
+from ground.runtime import process_wide
 
 # langid probability above which a detection is trusted; measured: all 3,600 English corpus lines are
 # detected as English, and no non-English detection of them exceeds 0.2.

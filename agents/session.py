@@ -16,7 +16,7 @@ import numpy as np
 
 from agents.cues import CueInput
 from agents.director import Director, LineResult
-from dubber.messages import EMOTION_CLASSES, EmotionGuidance
+from ground.messages import EMOTIONS, EmotionGuidance
 from perception.features import VisualFeatures
 
 
@@ -32,7 +32,7 @@ class LineDecision:
 
 class DirectorSession:
     def __init__(self, director: Director, session: str = "session", history_lines: int | None = None):
-        from dubber.config import get_config
+        from ground.config import get_config
 
         self.director = director
         self.session = session
@@ -75,7 +75,7 @@ class DirectorSession:
         s = cls(director, session or context.get("session") or "session")
         for i, h in enumerate(context.get("history", [])):
             emotion = h.get("emotion")
-            if emotion not in EMOTION_CLASSES:
+            if emotion not in EMOTIONS:
                 continue  # a context file may carry notes the director does not know; skip, never guess
             s.decisions.append(
                 LineDecision(

@@ -24,8 +24,8 @@ from agents.cues import NUM_CLASSES, CueInput, LLMLabelCue
 from agents.fusion import CueTable, EmotionFusion
 from corpora.readers import read_corpus
 from corpora.records import ClipRecord
-from dubber.config import get_config
-from dubber.errors import BadInputError
+from ground.config import get_config
+from ground.errors import BadInputError
 from perception.features import visual_features
 
 log = logging.getLogger(__name__)

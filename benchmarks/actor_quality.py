@@ -48,9 +48,9 @@ def main() -> int:
     from agents.cues import CueInput
     from agents.director import Director
     from agents.fusion import EmotionFusion
-    from dubber.config import REPO_ROOT, get_config
     from evaluation.dataset import load_records
     from evaluation.report import evaluate, markdown_paired, markdown_table, pick_prompts, write_report
+    from ground.config import REPO_ROOT, get_config
     from perception.features import visual_features
     from retrieval.library import ReferenceLibrary
     from retrieval.neighbours import retrieval_pool

@@ -141,8 +141,8 @@ def main() -> None:
         ap.error("--corpus is required (runs/corpus-train does not exist)")
     logging.basicConfig(level=logging.ERROR)  # the LLM fallbacks are counted, not printed
 
-    from agents.captions import PROMPT_VERSION, CaptionWriter
-    from dubber.config import get_config
+    from ground.config import get_config
+    from retrieval.captions import PROMPT_VERSION, CaptionWriter
 
     clips, source = corpus_clips(args.corpus, args.clips)
     inputs, perceive_s = perceive(clips)
@@ -160,7 +160,7 @@ def main() -> None:
     result["rules"] = rules
 
     if not args.no_llm:
-        from agents.llm import get_backend
+        from llm import get_backend
 
         update = {k: v for k, v in (("dtype", args.dtype), ("threads", args.threads)) if v is not None}
         cfg = get_config().llm.model_copy(update=update)

@@ -33,9 +33,9 @@ def main() -> int:
 
     from agents.cues import CueInput
     from agents.fusion import EmotionFusion
-    from dubber.config import REPO_ROOT, get_config
-    from dubber.messages import EMOTION_CLASSES
     from evaluation.dataset import load_records
+    from ground.config import REPO_ROOT, get_config
+    from ground.messages import EMOTIONS
     from perception.features import visual_features
 
     records = [r for r in load_records(args.corpus, args.split) if r.emotion][: args.clips]
@@ -50,14 +50,14 @@ def main() -> int:
         correct = {"no history": 0, "scene carries on": 0, "scene turned": 0}
         for r in tqdm(records, desc=inputs, unit="line"):
             visual = visual_features(r.video_path) if inputs == "video+words" else None
-            other = EMOTION_CLASSES[(EMOTION_CLASSES.index(r.emotion) + int(rng.integers(1, 8))) % 8]
+            other = EMOTIONS[(EMOTIONS.index(r.emotion) + int(rng.integers(1, 8))) % 8]
             for name, history in (
                 ("no history", []),
                 ("scene carries on", [("A", r.emotion), ("A", r.emotion)]),
                 ("scene turned", [("A", other), ("A", other)]),
             ):
                 probs, _ = fusion.decide(CueInput(text=r.text, visual=visual, character="A", history=history))
-                correct[name] += EMOTION_CLASSES[int(np.argmax(probs))] == r.emotion
+                correct[name] += EMOTIONS[int(np.argmax(probs))] == r.emotion
         result[inputs] = {k: round(v / len(records), 4) for k, v in correct.items()}
     report(result, args.out)
     return 0

@@ -47,7 +47,7 @@ def percentiles(values: list[float]) -> dict[str, float]:
 def make_director(setup: str):
     from agents.director import Director
     from agents.fusion import EmotionFusion
-    from dubber.config import REPO_ROOT
+    from ground.config import REPO_ROOT
 
     use_llm, write = SETUPS[setup]
     fusion = EmotionFusion.load(REPO_ROOT / "assets/models/director", use_llm=use_llm)

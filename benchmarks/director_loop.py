@@ -81,11 +81,11 @@ def main() -> int:
     from agents.director import Director
     from agents.fusion import EmotionFusion
     from corpora.voices import get_voice
-    from dubber.config import REPO_ROOT, get_config
     from evaluation.dataset import load_records
-    from evaluation.emotion import EmotionClassifier
     from evaluation.report import LipCache, pick_prompts
+    from ground.config import REPO_ROOT, get_config
     from perception.features import visual_features
+    from perception.speech_emotion import EmotionClassifier
 
     records = load_records(args.corpus, args.split)
     rng = np.random.default_rng(0)

@@ -156,15 +156,15 @@ def main() -> int:
     from actors.voice import Actor
     from agents.cues import CueInput
     from corpora.human_voices import human_voice_prompts
-    from dubber.config import REPO_ROOT, get_config
-    from dubber.errors import DubberError
-    from dubber.messages import EMOTION_CLASSES
-    from dubber.stage import DubbingStage
     from evaluation.dataset import load_records
     from evaluation.report import evaluate, pick_prompts
-    from evaluation.secs import secs
     from evaluation.wer import get_transcriber, word_errors
+    from ground.config import REPO_ROOT, get_config
+    from ground.errors import DubberError
+    from ground.messages import EMOTIONS
+    from perception.speaker import secs
     from retrieval.library import ReferenceLibrary
+    from stage.dubbing import DubbingStage
 
     cfg = get_config()
     sr, fps = cfg.media.sample_rate, cfg.media.fps
@@ -208,7 +208,7 @@ def main() -> int:
             probs["fused"] = fusion.fuse(probs)
             for cue, p in probs.items():
                 if cue != "context":
-                    cue_hits[cue].append(float(EMOTION_CLASSES[int(np.argmax(p))] == rec.emotion))
+                    cue_hits[cue].append(float(EMOTIONS[int(np.argmax(p))] == rec.emotion))
             gt, gt_sr = sf.read(rec.audio_path, dtype="float32")
             sf.write(dirs["gt"] / f"{rec.clip_id}.wav", gt, gt_sr)
             if row == HUMAN:

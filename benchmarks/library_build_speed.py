@@ -65,7 +65,7 @@ def main() -> None:
     logging.basicConfig(level=logging.ERROR)
 
     from corpora.readers import read_corpus
-    from dubber.config import get_config, set_config
+    from ground.config import get_config, set_config
 
     base = get_config()
     records = read_corpus(args.corpus)

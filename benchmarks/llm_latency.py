@@ -54,7 +54,7 @@ def _time(fn, repeats: int) -> tuple[float, object]:
 
 
 def bench_dtype(dtype: str, threads: int, repeats: int, gen_tokens: int, cache_dir: Path) -> dict:
-    from agents.llm.transformers_backend import TransformersBackend
+    from llm.transformers_backend import TransformersBackend
 
     start = time.perf_counter()
     backend = TransformersBackend(None, dtype=dtype, threads=threads, cache_dir=cache_dir, timeout_s=600)
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gen-tokens", type=int, default=32)
     args = parser.parse_args(argv)
 
-    from dubber.config import get_config
+    from ground.config import get_config
 
     cfg = get_config()
     threads = args.threads if args.threads is not None else cfg.llm.threads
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from agents.llm.transformers_backend import ensure_gemma_folder, gemma_cache_folder
+    from llm.transformers_backend import ensure_gemma_folder, gemma_cache_folder
 
     report["torch"] = torch.__version__
     tmp = None

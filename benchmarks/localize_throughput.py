@@ -71,7 +71,7 @@ def stats(values: list[float]) -> dict:
 def one_run(film: dict, workers: int, num_cpus: int, root: Path) -> dict:
     import ray
 
-    from dubber.config import get_config, set_config
+    from ground.config import get_config, set_config
     from localization.cli import start_ray
     from localization.runner import plan_job, run_job
     from localization.subtitles import read_subtitle_lines

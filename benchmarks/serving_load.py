@@ -51,7 +51,6 @@ def random_actor(path: Path) -> Path:
     from actors.acoustics import FeatureLayout, FeatureStats, extract_acoustics
     from actors.dataset import PhonemeVocabulary
     from actors.model import ActorHParams, ProgressiveGraphGenerator
-    from dubber.config import get_config
     from perception.text import phonemize
 
     audio, sr = sf.read(DEMO / "voice.wav", dtype="float32")
@@ -61,7 +60,6 @@ def random_actor(path: Path) -> Path:
         vocab_size=len(vocab),
         acoustic_dim=FeatureLayout().dim,
         audio_emotion_dim=94,
-        hidden=get_config().actor.hidden,
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(
@@ -222,7 +220,7 @@ def stage_breakdown(log_dir: Path | None, stats: dict) -> dict:
     perception: voice prompt + perceiving the clip), direction (-> guidance: cues, fusion, fitting the line,
     the target's caption vectors), retrieval (-> references), actor (-> first audio chunk: encode + first
     chunk decoded and vocoded)."""
-    from serving.logs import open_log
+    from ground.message_log import open_log
 
     if log_dir is None:
         return {}
@@ -249,7 +247,7 @@ def stage_breakdown(log_dir: Path | None, stats: dict) -> dict:
 def check_logs(log_dir: Path, stats: dict) -> dict:
     """Every line a client sent has its frames in the log and exactly one line_end; the log agrees with
     what the client received for the lines it saw end; no log is damaged."""
-    from serving.logs import open_log
+    from ground.message_log import open_log
 
     problems = []
     counted = {"sessions": 0, "lines": 0, "messages": 0, "audio_chunks": 0, "cancelled": 0, "done": 0}

@@ -4,7 +4,7 @@ No actor can sound better than its vocoder given perfect features, so the actor'
 similarity are read against this floor. For each clip of a held-out split (balanced over emotions, as in
 ``benchmarks/generalization.py``): the ground-truth audio -> WORLD analysis (``extract_acoustics``, the
 actor's training target) -> the WORLD vocoder -> Whisper tiny.en WER (``evaluation.report``) and speaker
-similarity to the same clip's ground truth (SECS, ``evaluation.secs``), with the vocoder's real-time factor
+similarity to the same clip's ground truth (SECS, ``perception.speaker.secs``), with the vocoder's real-time factor
 on one thread.
 
     .venv/bin/python benchmarks/vocoder_floor.py --corpus runs/corpus-open --split test-new-sentences \\
@@ -43,10 +43,10 @@ def main() -> int:
     from actors.acoustics import extract_acoustics
     from actors.vocoder import get_vocoder
     from benchmarks.generalization import balanced
-    from dubber.config import get_config
     from evaluation.dataset import load_records
-    from evaluation.secs import secs
     from evaluation.wer import get_transcriber, word_errors
+    from ground.config import get_config
+    from perception.speaker import secs
 
     torch.set_num_threads(1)
     sr = get_config().media.sample_rate

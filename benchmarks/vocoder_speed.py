@@ -60,7 +60,7 @@ def main() -> None:
 
     from actors.acoustics import extract_acoustics
     from actors.vocoder import get_vocoder
-    from dubber.config import get_config
+    from ground.config import get_config
 
     cfg = get_config()
     vocoder = get_vocoder("world")

@@ -35,7 +35,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from corpora.emotions import EMOTIONS  # noqa: E402
 from corpora.prosody import RenderedLine, active_rms_dbfs, render_line  # noqa: E402
 from corpora.voices import (  # noqa: E402
     EXTRA_VOICES,
@@ -45,6 +44,7 @@ from corpora.voices import (  # noqa: E402
     VoiceSpec,
     get_engine,
 )
+from ground.messages import EMOTIONS  # noqa: E402
 
 warnings.filterwarnings("ignore")
 

@@ -105,8 +105,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(summary, indent=1))
         return 0 if summary["clips_failed"] == 0 else 1
     from corpora.clip import ClipSpec, render_clip
-    from corpora.emotions import EMOTIONS
-    from dubber.errors import BadInputError
+    from ground.errors import BadInputError
+    from ground.messages import EMOTIONS
     from perception.text import decode_line
 
     if args.emotion not in EMOTIONS:

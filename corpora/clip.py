@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import soundfile as sf
 
-from dubber.config import get_config
+from ground.config import get_config
 
 if TYPE_CHECKING:
     from corpora.faces import FacePose, FaceStyle

@@ -42,12 +42,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
-from dubber.errors import BadInputError
-
-EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise", "contempt")
-"""Fixed order: the index of a name is its class id."""
-
-NEUTRAL = "neutral"
+from ground.errors import BadInputError
+from ground.messages import EMOTIONS, NEUTRAL
 
 
 @dataclass(frozen=True)

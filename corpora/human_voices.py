@@ -36,7 +36,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from dubber.errors import BadInputError, MissingComponentError
+from ground.errors import BadInputError, MissingComponentError
 
 SOUND_ROOT = Path("/usr/share/games/fillets-ng/sound")
 APT_PACKAGE = "fillets-ng-data-cs"

@@ -34,8 +34,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from corpora.clip import ClipSpec
-from corpora.emotions import EMOTIONS, NEUTRAL
-from dubber.errors import BadInputError
+from ground.errors import BadInputError
+from ground.messages import EMOTIONS, NEUTRAL
 
 TEST_SPLITS_OPEN: tuple[str, ...] = ("test-new-sentences", "test-unseen-speakers", "test-new-look")
 

@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from corpora.emotions import EMOTIONS, ProsodyProfile, profile_at
+from corpora.emotions import ProsodyProfile, profile_at
 from corpora.voices import PhoneTimings, VoiceSpec, get_engine
-from dubber.config import get_config
+from ground.config import get_config
+from ground.messages import EMOTIONS
 
 with warnings.catch_warnings():  # pyworld imports pkg_resources, which warns on import
     warnings.simplefilter("ignore")

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from corpora.records import SPLITS, ClipRecord
-from dubber.errors import BadInputError
+from ground.errors import BadInputError
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from corpora.emotions import EMOTIONS
+from ground.messages import EMOTIONS
 
 NAMES = (
     "Anna", "Ben", "Clara", "David", "Elena", "Frank", "Grace", "Henry", "Iris", "Jack", "Kate", "Leo",

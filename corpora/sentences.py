@@ -44,9 +44,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from corpora.emotions import EMOTIONS, NEUTRAL
-from dubber.config import REPO_ROOT
-from dubber.errors import BadInputError, MissingComponentError
+from ground.config import REPO_ROOT
+from ground.errors import BadInputError, MissingComponentError
+from ground.messages import EMOTIONS, NEUTRAL
 
 POOL_PATH = REPO_ROOT / "assets" / "corpus" / "sentences.jsonl"
 CARD_PATH = REPO_ROOT / "assets" / "corpus" / "SENTENCES.md"
@@ -547,7 +547,7 @@ def build_sentence_pool(
     """Build the pool from the Debian files into ``out_path`` (default: the shipped file) and return a
     summary. Deterministic: the same package versions give the same bytes. ``coverage`` also phonemises
     every sentence (cached) for the card; ``card_path`` writes the card."""
-    from dubber.files import atomic_write_text
+    from ground.files import atomic_write_text
 
     started = time.perf_counter()
     out = Path(out_path) if out_path is not None else POOL_PATH
@@ -658,7 +658,7 @@ def _cached_phonemes(
     texts: Sequence[str], voice: str, cache_dir: Path | None
 ) -> tuple[list[list[str]], bool]:
     """``phonemize_many`` with its result kept on disk, keyed by the texts, voice and espeak-ng version."""
-    from dubber.config import default_cache_dir
+    from ground.config import default_cache_dir
 
     version = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True).stdout.strip()
     key = hashlib.blake2b(
@@ -675,7 +675,7 @@ def _cached_phonemes(
     from perception.text import phonemize_many
 
     result = phonemize_many(list(texts), voice)
-    from dubber.files import atomic_write_text
+    from ground.files import atomic_write_text
 
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(["|".join(t) for t in result], ensure_ascii=False))
@@ -701,7 +701,7 @@ def reference_inventory(
 ) -> tuple[Counter[str], Counter[tuple[str, str]]]:
     """espeak-ng's English phoneme set as it is used: every phoneme (and within-word diphone) espeak-ng
     gives the words of Debian's ``wamerican`` list (about 100k words). Cached."""
-    from dubber.config import get_config
+    from ground.config import get_config
 
     voice = voice or get_config().perception.espeak_voice
     words = sorted(w for w in _vocabulary(wordlist) if re.fullmatch(r"[a-z]+", w))
@@ -723,7 +723,7 @@ def phoneme_coverage(
     phonemes seen, and how many occur 5 times or more), the rhotic vowels, and, with ``reference``, the
     phonemes and within-word diphones of espeak-ng's English (``reference_inventory``) the texts never
     use. Phonemes are cached per text set."""
-    from dubber.config import get_config
+    from ground.config import get_config
     from perception.text import normalise_text
 
     voice = voice or get_config().perception.espeak_voice

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from dubber.errors import BadInputError
+from ground.errors import BadInputError
 
 _TIME = re.compile(r"(?:(\d+):)?(\d{1,2}):(\d{2})[.,](\d{1,3})")
 _ARROW = re.compile(rf"({_TIME.pattern})\s*-->\s*({_TIME.pattern})")

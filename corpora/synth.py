@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from corpora.clip import ClipSpec
-from corpora.emotions import EMOTIONS
 from corpora.records import REFERENCE_SPLIT, SPLITS
 from corpora.script import SCENE_NAMES, balanced_emotions, draw_line
-from dubber.errors import BadInputError, DubberError, MissingComponentError
-from dubber.files import atomic_write_text
+from ground.errors import BadInputError, DubberError, MissingComponentError
+from ground.files import atomic_write_text
+from ground.messages import EMOTIONS
 
 log = logging.getLogger(__name__)
 

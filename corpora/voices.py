@@ -44,8 +44,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from dubber.config import get_config
-from dubber.errors import BadInputError, MissingComponentError
+from ground.config import get_config
+from ground.errors import BadInputError, MissingComponentError
 
 PhoneTimings = tuple[tuple[str, float, float], ...]
 """(phone, start s, end s) per segment, in the engine's phone set (flite: CMU ARPAbet, ``pau`` = pause)."""

@@ -28,7 +28,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("library", "retrieval.cli", "the Reference Footage library (LanceDB): build, search, info, neighbours"),
     ("serve", "serving.cli", "start (or stop) the Ray Serve app: websocket dubbing sessions and REST"),
     ("client", "serving.client", "dub a line through a running server, writing audio as it streams"),
-    ("logs", "serving.logs", "inspect session message logs: list, show, tail, export, serve (in a browser)"),
+    ("logs", "dubber.logs", "inspect session message logs: list, show, tail, export, serve (in a browser)"),
     ("localize", "localization.cli", "dub a whole film (or many clips) as one resumable job on Ray"),
 ]
 
@@ -75,7 +75,7 @@ def _setup_logging(verbosity: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from dubber.errors import DubberError
+    from ground.errors import DubberError
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(args.verbose)
     try:
         if args.config:
-            from dubber.config import DubberConfig, set_config
+            from ground.config import DubberConfig, set_config
 
             set_config(DubberConfig.load(args.config))
         return int(args._module.run(args) or 0)

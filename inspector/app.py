@@ -38,8 +38,8 @@ def serve(
 ) -> int:
     import uvicorn
 
-    from dubber.config import get_config
-    from serving.app import check_security
+    from ground.config import get_config
+    from ground.security import check_security
 
     cfg = get_config()
     host = host or cfg.inspector.host

@@ -1,6 +1,6 @@
 """The inspector's JSON API (``/logs/api/...``): one pydantic model per response.
 
-Messages travel as plain JSON maps (``serving.logs.plain``: bytes become ``{"bytes": n}``), each with the
+Messages travel as plain JSON maps (``ground.message_log.plain``: bytes become ``{"bytes": n}``), each with the
 byte ``offset`` it starts at in its log; audio is never inlined: a take says where its wav and its F0 and
 energy curves are.
 """
@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-LogKind = Literal["session", "plain"]  # serving.logs (with .index) | dubber dub --log
+LogKind = Literal["session", "plain"]  # ground.message_log (with .index) | dubber dub --log
 
 
 class Damage(BaseModel):

@@ -32,7 +32,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from dubber.errors import BadInputError
+from ground.errors import BadInputError
 from inspector.protocol import ApiError, Listing, Prosody, SessionView
 from inspector.store import LogStore, NotFound
 
@@ -46,7 +46,7 @@ _stores_lock = threading.Lock()
 
 
 def _config():
-    from dubber.config import get_config
+    from ground.config import get_config
 
     return get_config()
 
@@ -55,7 +55,7 @@ def store_for(request: Request) -> LogStore:
     store = getattr(request.app.state, "inspector_store", None)
     if store is not None:
         return store
-    from serving.logs import log_dir
+    from ground.message_log import log_dir
 
     directory = log_dir(_config())
     directory.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """The inspector's serving layer: which logs a folder holds, each read up to any damage and grouped by line and
 take, a take's audio assembled from its logged PCM chunks, and its F0 and energy.
 
-A folder may hold session logs (``<session>.msgpack`` + ``.index``, ``serving.logs``) and plain logs
+A folder may hold session logs (``<session>.msgpack`` + ``.index``, ``ground.message_log``) and plain logs
 (``dubber dub --log``) directly, and batch-job folders (a ``job.json``, line logs in ``logs/``) in itself or
 one level down. Every log gets an id from its path (``job~logs~job-l0001``); only ids listed from the folder
 are ever served, so a request names a listed log, never a path.
@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 import msgpack
 
-from dubber.errors import BadInputError
+from ground.errors import BadInputError
 from inspector.protocol import (
     Damage,
     JobSummary,
@@ -67,7 +67,7 @@ class LoadedLog:
 
 def _problem(item) -> str | None:
     """Why a frame is not a well-formed message of either log, or None."""
-    from serving.protocol import server_from_dict
+    from ground.protocol import server_from_dict
 
     try:
         server_from_dict(item)
@@ -83,7 +83,7 @@ def read(ref: LogRef) -> LoadedLog:
     if not ref.path.is_file():
         raise NotFound(f"the log of {ref.id} is gone", source=ref.path)
     if ref.kind == "session":
-        from serving.logs import open_log
+        from ground.message_log import open_log
 
         log = open_log(ref.path)  # the index, or the log walked when the index is short or stale
         size = ref.path.stat().st_size
@@ -111,7 +111,7 @@ def read(ref: LogRef) -> LoadedLog:
         if log.problem is not None:
             damage = _damage(log.damaged_at or end, len(items), log.problem, size)
         return LoadedLog(ref, items, end, size, damage)
-    from dubber.message_log import scan_frames
+    from ground.message_log import scan_frames
 
     data = ref.path.read_bytes()
     frames, damaged_at, problem = scan_frames(data)
@@ -136,7 +136,7 @@ def _damage(offset: int, messages: int, problem: str, size: int) -> Damage:
 
 # -- grouping ---------------------------------------------------------------------------------------------
 def _plain(offset: int, item: dict) -> dict:
-    from serving.logs import plain
+    from ground.message_log import plain
 
     return {"offset": offset, **plain(item)}
 
@@ -435,7 +435,7 @@ class LogStore:
     # audio
     def take_pcm(self, log_id: str, line: int, take: int) -> tuple[int, bytes]:
         """(sample rate, PCM16 bytes) of one take: its audio chunks in ``seq`` order, or the take's own audio."""
-        from serving.logs import take_pcm16
+        from ground.message_log import take_pcm16
 
         loaded = self.load(log_id)[0]
         found = take_pcm16((item for _, item in loaded.items), line, take)
@@ -483,7 +483,7 @@ class LogStore:
         import numpy as np
         import soundfile as sf
 
-        from serving.protocol import is_id
+        from ground.protocol import is_id
 
         if not is_id(clip_id):
             raise NotFound(f"{clip_id!r} is not a clip id")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -51,7 +50,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def job_config(args: argparse.Namespace):
-    from dubber.config import get_config
+    from ground.config import get_config
 
     cfg = get_config()
     update = {k: v for k, v in {"perception_workers": args.workers, "max_takes": args.takes,
@@ -71,10 +70,9 @@ def start_ray(address: str | None, num_cpus: int | None) -> None:
 
     import ray
 
-    from dubber.ray_runtime import WORKER_ENV, start_local_ray
+    from ground.runtime import WORKER_ENV, apply_env, start_local_ray
 
-    for k, v in WORKER_ENV.items():
-        os.environ.setdefault(k, v)
+    apply_env(WORKER_ENV)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="lancedb fork support")
         if address:
@@ -84,7 +82,7 @@ def start_ray(address: str | None, num_cpus: int | None) -> None:
 
 
 def plan_from_args(args: argparse.Namespace):
-    from dubber.errors import BadInputError
+    from ground.errors import BadInputError
     from localization.runner import plan_job
     from localization.subtitles import read_manifest, read_subtitle_lines
 
@@ -111,7 +109,7 @@ def plan_from_args(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     import ray
 
-    from dubber.config import set_config
+    from ground.config import set_config
     from localization.runner import run_job
 
     cfg = job_config(args)

@@ -67,7 +67,7 @@ def make_film(out: str | Path, lines: int = 100, seed: int = 0, voices: list[str
     from corpora.prosody import render_line
     from corpora.synth import build_corpus
     from corpora.voices import get_voice
-    from dubber.config import get_config
+    from ground.config import get_config
     from perception.video import read_video
 
     out = Path(out)

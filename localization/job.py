@@ -4,7 +4,7 @@
     DIR/state/<line>.json      one record per line that ended: done (wav, log, emotion, takes, scores,
                                stage times) or failed (every try's reason); written last, atomically
     DIR/lines/<line>.wav       the dubbed line
-    DIR/logs/<job>-<line>.msgpack (+ .index)  the line's director-actor messages (serving.logs format)
+    DIR/logs/<job>-<line>.msgpack (+ .index)  the line's director-actor messages (ground.message_log format)
     DIR/work/clips/<line>.mp4  the line's cut of the film (a cache; safe to delete)
     DIR/<film>.dubbed.mp4, DIR/<film>.dialogue.wav, DIR/report.json
 
@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dubber.files import atomic_write_json
+from ground.files import atomic_write_json
 from localization.subtitles import LineSpec
 
 JOB_FORMAT = 1

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dubber.errors import BadInputError
-from dubber.files import replacing
+from ground.errors import BadInputError
+from ground.files import replacing
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
     PerceptionWorker  perception of a line's cut (face track, 68 landmarks, lips, expression, scene,
                       phonemes): the costly stage, ``localization.perception_workers`` actors spread over
                       the nodes, ``perception_cpus`` each; models loaded once per actor.
-    DirectorWorker    direction and review (director cues, library retrieval, the emotion classifier, SECS,
+    StageWorker       direction and review (director cues, library retrieval, the emotion classifier, SECS,
                       sync) over a perceived line; performs through the speech pool; ``director_workers``.
     SpeechWorker      the actor (progressive graph speech generator + WORLD vocoder); ``speech_workers``,
                       shared by the directors.
@@ -32,20 +32,16 @@ from pathlib import Path
 import numpy as np
 import ray
 
-from dubber.ray_runtime import WORKER_ENV
-
 log = logging.getLogger(__name__)
 
 
 def _apply_config(config: dict):
     """Each stage actor takes the driver's configuration (a cluster node's environment may differ)."""
-    for k, v in WORKER_ENV.items():
-        os.environ.setdefault(k, v)
-    from dubber.config import DubberConfig, set_config
+    from ground.config import get_config
+    from ground.runtime import worker_config
 
-    cfg = DubberConfig.model_validate(config)
-    set_config(cfg)
-    return cfg
+    worker_config(config)
+    return get_config()
 
 
 def _where() -> dict:
@@ -59,7 +55,7 @@ PROBE = {"probe": 1}  # a concurrency group of its own: a busy actor still answe
 class PerceptionWorker:
     def __init__(self, config: dict):
         _apply_config(config)
-        from dubber.stage import DubbingStage
+        from stage.dubbing import DubbingStage
 
         self.stage = DubbingStage()
         self.lines = 0
@@ -115,22 +111,21 @@ class LineRecorder:
         self.take = 0
 
     def __call__(self, message) -> None:
-        from dubber.messages import ReferencesMessage
+        from ground.messages import ReferencesMessage
 
         if isinstance(message, ReferencesMessage):
             self.take = message.take
         self.frames.append(message.model_dump(mode="python"))
 
     def audio(self, audio: np.ndarray) -> None:
-        from dubber.messages import AudioChunk, to_pcm16
+        from ground.messages import AudioChunk, to_pcm16
 
         self(AudioChunk(session=self.session, line=self.line, take=self.take, seq=0, sample_rate=self.rate,
                         pcm16=to_pcm16(audio)))  # fmt: skip
 
 
 class SpeechPool:
-    """What ``DubbingStage`` uses of the actor (``hp.k``, ``voice_prompt``, ``fit_line``, ``perform``), served by
-    the speech actors in turn; it times the calls (the acting stage's cost) and records each take's audio."""
+    """``actors.interface.ActorInterface`` served by the speech actors in turn; it times the calls (the acting stage's cost) and records each take's audio."""
 
     emits_audio_chunks = True  # each take's audio is logged as an AudioChunk (not again inside the take)
 
@@ -187,10 +182,10 @@ class SpeechPool:
         return audio
 
 
-class DirectorWorker:
+class StageWorker:
     def __init__(self, config: dict, speech: list[str]):
         cfg = _apply_config(config)
-        from dubber.stage import DubbingStage
+        from stage.dubbing import DubbingStage
 
         lc = cfg.localization
         self.cfg = cfg
@@ -209,7 +204,7 @@ class DirectorWorker:
         return _where()
 
     def dub(self, meta: dict, perceived_and_info, prompt: np.ndarray) -> dict:
-        from dubber.messages import LineRequest
+        from ground.messages import LineRequest
 
         perceived, perception = perceived_and_info
         t0, c0 = time.perf_counter(), time.process_time()
@@ -273,7 +268,7 @@ def describe_failure(exc: BaseException) -> tuple[str, bool]:
         WorkerCrashedError,
     )
 
-    from dubber.errors import BadInputError, DubberError
+    from ground.errors import BadInputError, DubberError
 
     cause = root_cause(exc)
     lost = (ActorDiedError, RayActorError, ActorUnavailableError, WorkerCrashedError, NodeDiedError,
@@ -303,7 +298,7 @@ def start_stages(cfg) -> Stages:
     dump = cfg.model_dump(mode="json")
     opts = {"max_restarts": lc.actor_restarts, "max_task_retries": 0}
     speech_cls = ray.remote(concurrency_groups=PROBE)(SpeechWorker)
-    director_cls = ray.remote(concurrency_groups=PROBE)(DirectorWorker)
+    director_cls = ray.remote(concurrency_groups=PROBE)(StageWorker)
     perception_cls = ray.remote(concurrency_groups=PROBE)(PerceptionWorker)
     tag = uuid.uuid4().hex[:8]
     names = [f"localize-{tag}-speech-{i}" for i in range(lc.speech_workers)]

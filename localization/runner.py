@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dubber.errors import BadInputError
-from dubber.files import atomic_write_bytes, atomic_write_json, replacing
+from ground.errors import BadInputError
+from ground.files import atomic_write_bytes, atomic_write_json, replacing
 from localization.job import JobFolder, LineState, file_digest, fingerprint
 from localization.subtitles import LineSpec, safe_id, span_problem
 
@@ -72,7 +72,7 @@ def plan_job(
     fit: str = "speed",
     source: dict | None = None,
 ) -> JobPlan:
-    from dubber.config import get_config
+    from ground.config import get_config
     from localization.media import film_info
     from localization.voices import VoiceBook
 
@@ -137,9 +137,9 @@ def plan_job(
 
 # -- writing a line's outcome -------------------------------------------------------------------------------
 def write_line_log(folder: JobFolder, line: LineSpec, try_no: int, result: dict, job_id: str) -> Path:
-    """The line's messages as a session log (``serving.logs`` format), written aside, then renamed in."""
-    from serving.logs import SessionLogWriter
-    from serving.protocol import ClosedFrame, LineEnd, LoggedOpen
+    """The line's messages as a session log (``ground.message_log`` format), written aside, then renamed in."""
+    from ground.message_log import SessionLogWriter
+    from ground.protocol import ClosedFrame, LineEnd, LoggedOpen
 
     session = folder.session_id(line.id)
     tries = folder.logs_dir / ".tries"
@@ -207,7 +207,7 @@ def cut_lines(folder: JobFolder, plan: JobPlan, todo: list[LineSpec], progress: 
     """Each line's span as its own small mp4 (a cache in ``work/clips``), one decode pass per film."""
     from tqdm import tqdm
 
-    from dubber.config import get_config
+    from ground.config import get_config
     from localization.media import cut_spans, frame_span
 
     fps = get_config().media.fps
@@ -231,7 +231,7 @@ def run_job(plan: JobPlan, out: str | Path, progress: bool = True, timeout_s: fl
     import ray
     from tqdm import tqdm
 
-    from dubber.config import get_config
+    from ground.config import get_config
     from localization.pipeline import Dispatcher, describe_failure, placement, start_stages, stop_stages
 
     cfg = get_config()
@@ -353,7 +353,7 @@ def build_mixes(folder: JobFolder, plan: JobPlan, states: dict[str, LineState]) 
     """Every film's dialogue track and dubbed mp4, rebuilt from the lines that are done."""
     import soundfile as sf
 
-    from dubber.config import get_config
+    from ground.config import get_config
     from localization.media import frame_span, load_me_track, mix, place_lines, write_dubbed
 
     cfg = get_config()

@@ -20,13 +20,13 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from dubber.errors import BadInputError
+from ground.errors import BadInputError
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
 def safe_id(text: str, limit: int = 40) -> str:
-    """A name usable in file names and session ids (``serving.protocol.ID_PATTERN``)."""
+    """A name usable in file names and session ids (``ground.protocol.ID_PATTERN``)."""
     return (_UNSAFE.sub("-", text).strip("-.") or "film")[:limit]
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from dubber.errors import BadInputError
+from ground.errors import BadInputError
 
 ANY = "*"
 
@@ -73,7 +73,7 @@ class VoiceBook:
 
     def load_prompt(self, key: str, sample_rate: int) -> np.ndarray:
         """The prompt's audio, checked; an error names the character and the file."""
-        from dubber.config import get_config
+        from ground.config import get_config
         from perception.audio import load_audio
 
         path = self.prompts[key]

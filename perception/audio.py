@@ -20,8 +20,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from dubber.config import get_config
-from dubber.errors import BadInputError, MissingComponentError
+from ground.config import get_config
+from ground.errors import BadInputError, MissingComponentError
 from perception.records import AudioFeatures
 
 with warnings.catch_warnings():  # pyworld imports pkg_resources, which warns on import

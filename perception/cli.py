@@ -20,7 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dubber.errors import BadInputError
+    from ground.errors import BadInputError
     from perception.pipeline import ClipPerceiver
     from perception.text import decode_line
 

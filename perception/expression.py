@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from dubber.errors import MissingComponentError
+from ground.errors import MissingComponentError
 from perception.face import to_grey
 from perception.records import ExpressionProbs, FaceTrack
 

@@ -17,8 +17,8 @@ import dlib
 import numpy as np
 from PIL import Image
 
-from dubber.config import get_config
-from dubber.errors import MissingComponentError
+from ground.config import get_config
+from ground.errors import MissingComponentError
 from perception.records import FaceTrack, LipFeatures
 
 # Landmark indices (iBUG 68-point scheme).

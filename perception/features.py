@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dubber.config import get_config
-from dubber.files import atomic_write_json
+from ground.config import get_config
+from ground.files import atomic_write_json
 from perception.geometry import GEOMETRY_FEATURES, clip_geometry
 from perception.records import EXPRESSION_LABELS, ClipPerception
 

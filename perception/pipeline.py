@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dubber.config import DubberConfig, get_config
-from dubber.errors import NoFaceError
+from ground.config import DubberConfig, get_config
+from ground.errors import NoFaceError
 from perception.records import ClipPerception, VideoClip
 
 if TYPE_CHECKING:
@@ -108,8 +108,8 @@ class ClipPerceiver:
         with_egemaps: bool,
         with_speaker: bool,
     ) -> None:
-        from evaluation.sync import av_sync
         from perception.audio import analyse_audio, check_audio, load_audio, loudness_envelope, resample
+        from perception.sync import av_sync
 
         sr = self.config.media.sample_rate
         with _timed(result.timings, "audio"):

@@ -10,8 +10,8 @@ import warnings
 
 import numpy as np
 
-from dubber.errors import BadInputError, MissingComponentError
-from dubber.shared import process_wide
+from ground.errors import BadInputError, MissingComponentError
+from ground.runtime import process_wide
 
 EMBEDDING_DIM = 256
 _RESEMBLYZER_RATE = 16000
@@ -85,3 +85,17 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
     if na == 0 or nb == 0:
         return 0.0
     return float(np.dot(a, b) / (na * nb))
+
+
+def secs(
+    audio: np.ndarray,
+    prompt_audio: np.ndarray,
+    sr: int,
+    prompt_sr: int | None = None,
+    encoder: SpeakerEncoder | None = None,
+) -> float:
+    """SECS, speaker-encoder cosine similarity (the paper reports it x100). Cosine of the d-vectors of ``audio`` and ``prompt_audio`` (``prompt_sr`` defaults to ``sr``)."""
+    enc = encoder or get_speaker_encoder()
+    a = enc.embed(audio, sr, source="generated audio")
+    b = enc.embed(prompt_audio, prompt_sr or sr, source="timbre prompt")
+    return cosine(a, b)

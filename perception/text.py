@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import os
 import re
 import shutil
 import subprocess
@@ -20,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from dubber.config import get_config
-from dubber.errors import BadInputError, MissingComponentError
-from dubber.shared import process_wide
+from ground.config import get_config
+from ground.errors import BadInputError, MissingComponentError
+from ground.runtime import process_wide
 from perception.records import TextFeatures
 
 # ----------------------------------------------------------------------------------------------- decoding
@@ -491,9 +490,6 @@ class SentenceEmbedder:
     def _load(self):
         with self._lock:
             if self._model is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-                os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
                 folder = _find_model_folder(self.model_name, "modules.json")
                 from sentence_transformers import SentenceTransformer
 

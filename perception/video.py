@@ -13,8 +13,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from dubber.config import get_config
-from dubber.errors import BadInputError
+from ground.config import get_config
+from ground.errors import BadInputError
 from perception.records import VideoClip
 
 # av.FFmpegError covers corrupt data, unknown formats and I/O failures inside ffmpeg; the others are what

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -22,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from corpora.records import ClipRecord
-from dubber.config import DubberConfig, get_config
-from dubber.errors import BadInputError, DubberError, MissingComponentError
+from ground.config import DubberConfig, get_config
+from ground.errors import BadInputError, DubberError, MissingComponentError
 from retrieval.extract import PerceivedClip, RowMaker, perceive_record
 from retrieval.library import ReferenceLibrary
 
@@ -109,11 +108,9 @@ def _perceive_safe(record: ClipRecord) -> PerceivedClip | dict:
 
 def _ray_task(record: ClipRecord, config: dict) -> PerceivedClip | dict:
     """Runs in a Ray worker: the driver's configuration first, then the clip."""
-    from dubber.config import DubberConfig, set_config
+    from ground.runtime import worker_config
 
-    if get_config().model_dump(mode="json") != config:
-        set_config(DubberConfig.model_validate(config))
-    os.environ.setdefault("OMP_NUM_THREADS", "1")  # each task owns one CPU
+    worker_config(config)  # one CPU per task: one torch/BLAS thread
     return _perceive_safe(record)
 
 
@@ -128,7 +125,7 @@ def _start_ray(workers: int, address: str | None) -> bool:
 
     import ray
 
-    from dubber.ray_runtime import WORKER_ENV, start_local_ray
+    from ground.runtime import WORKER_ENV, start_local_ray
 
     if ray.is_initialized():
         return False

@@ -94,7 +94,7 @@ def _print_json(data) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from dubber.errors import BadInputError
+    from ground.errors import BadInputError
     from retrieval.build import build_library
 
     if args.source is None:
@@ -126,7 +126,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
-    from dubber.errors import BadInputError
+    from ground.errors import BadInputError
     from retrieval.library import ReferenceLibrary
 
     if (args.clip is None) == (args.text is None and args.video is None):
@@ -218,7 +218,7 @@ def _neighbours(args: argparse.Namespace) -> int:
     same_film = args.exclude_film == _SAME
     same_speaker = args.exclude_speaker == _SAME
     if (args.exclude_film and not same_film) or (args.exclude_speaker and not same_speaker):
-        from dubber.errors import BadInputError
+        from ground.errors import BadInputError
 
         raise BadInputError("neighbours: --exclude-film / --exclude-speaker take no value here")
     report = compute_neighbours(
@@ -240,8 +240,8 @@ def _neighbours(args: argparse.Namespace) -> int:
 
 def _audio_norm(args: argparse.Namespace) -> int:
     from corpora.readers import read_corpus
-    from dubber.config import get_config
-    from dubber.errors import BadInputError
+    from ground.config import get_config
+    from ground.errors import BadInputError
     from retrieval.extract import fit_audio_norm
 
     if args.source is None:
@@ -259,7 +259,7 @@ def _audio_norm(args: argparse.Namespace) -> int:
 
 
 def _subset(args: argparse.Namespace) -> int:
-    from dubber.errors import BadInputError
+    from ground.errors import BadInputError
     from retrieval.library import default_uri
     from retrieval.subset import subset_library
 

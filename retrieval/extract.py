@@ -7,7 +7,7 @@ Two stages, so that the heavy one can run on Ray workers and the other stays in 
    d-vector, and the audio emotion features (eGeMAPS without MFCCs + WORLD prosody statistics of the
    trimmed utterance, ``evaluation.emotion``, cached per clip). Returns a picklable ``PerceivedClip``.
 2. ``RowMaker.rows`` (the driver): the director's captions per modality (LLM or rules sentences,
-   ``agents.captions``), their MiniLM embeddings in one batch, the normalised audio emotion vector, and the
+   ``retrieval.captions``), their MiniLM embeddings in one batch, the normalised audio emotion vector, and the
    row dict that ``ReferenceLibrary.upsert`` writes.
 
 The audio emotion vector is z-normalised with *fixed* statistics stored in ``library.audio_norm`` (fitted
@@ -31,16 +31,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from corpora.records import ClipRecord
-from dubber.config import DubberConfig, get_config
-from dubber.errors import BadInputError, MissingComponentError
-from dubber.files import atomic_write_json
+from ground.config import DubberConfig, get_config
+from ground.errors import BadInputError, MissingComponentError
+from ground.files import atomic_write_json
 from retrieval.schema import AUDIO_DIM, CAPTION_MODALITIES, SEARCH_MODALITIES, check_row
 
 if TYPE_CHECKING:
-    from agents.captions import Caption, CaptionWriter
     from perception.features import VisualFeatures
     from perception.pipeline import ClipPerceiver
     from perception.records import AudioFeatures
+    from retrieval.captions import Caption, CaptionWriter
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class AudioNorm:
     @classmethod
     def fit(cls, X: np.ndarray, names: Sequence[str], source: str = "") -> AudioNorm:
         """Statistics of the selected features over the rows of ``X`` (n, len(names)); NaN-aware."""
-        from evaluation.emotion import selected_names
+        from perception.speech_emotion import selected_names
 
         keep = selected_names(names)
         if len(keep) != AUDIO_DIM:
@@ -146,7 +146,7 @@ def fit_audio_norm(
     records: Sequence[ClipRecord], out: str | Path, label: str = "", progress: bool = True
 ) -> AudioNorm:
     """Fit the audio statistics on ``records`` (their ground-truth audio) and write them to ``out``."""
-    from evaluation.emotion import record_features
+    from perception.speech_emotion import record_features
 
     with_audio = [r for r in records if r.audio_path is not None and r.start_s is None]
     if len(with_audio) < 10:
@@ -162,13 +162,13 @@ def fit_audio_norm(
 # ---------------------------------------------------------------------------------------- versions
 def extractor_version(use_llm: bool, captions: CaptionWriter | None = None) -> str:
     """Every piece that shapes a row: a row made under another string is stale and is redone."""
-    from agents.captions import PROMPT_VERSION
-    from evaluation.emotion import FEATURE_VERSION
     from perception.features import EXTRACTOR_VERSION as VISUAL_VERSION
+    from perception.speech_emotion import FEATURE_VERSION
+    from retrieval.captions import PROMPT_VERSION
 
     cfg = get_config()
     if use_llm:
-        from agents.captions import CaptionWriter
+        from retrieval.captions import CaptionWriter
 
         writer = captions if captions is not None else CaptionWriter(use_llm=True)
         caption_mode = writer.model_id
@@ -249,9 +249,9 @@ def _speech(record: ClipRecord) -> tuple[np.ndarray, Path]:
 def perceive_record(record: ClipRecord, perceiver: ClipPerceiver | None = None) -> PerceivedClip:
     """Stage 1 for one clip. Raises ``DubberError`` (bad media: the clip is recorded as failed) or
     ``MissingComponentError`` (a model is not installed: the whole build stops)."""
-    from evaluation.emotion import FeatureCache, utterance_features
     from perception.audio import analyse_audio
     from perception.speaker import get_speaker_encoder
+    from perception.speech_emotion import FeatureCache, utterance_features
 
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
@@ -310,7 +310,7 @@ class RowMaker:
         captions: CaptionWriter | None = None,
         config: DubberConfig | None = None,
     ):
-        from agents.captions import CaptionWriter
+        from retrieval.captions import CaptionWriter
 
         self.config = config or get_config()
         self.captions = captions if captions is not None else CaptionWriter(use_llm=use_llm)

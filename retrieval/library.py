@@ -5,7 +5,7 @@ cluster). Writes go through ``upsert`` (a merge-insert on ``clip_id``, so a rebu
 adding copies); every vector's length is checked first. Retrieval is per modality: the cosine top-K of a
 target's scene, face or text caption vector (DESIGN 1.2), always excluding the target itself and optionally
 its film or speaker, filtered by language or speaker in the same query (a LanceDB prefilter, so K results
-come back whenever K rows pass the filter). Each hit is a typed ``dubber.messages.ReferenceClip`` carrying
+come back whenever K rows pass the filter). Each hit is a typed ``ground.messages.ReferenceClip`` carrying
 the retrieved clip's caption, label and audio emotion vector.
 
 Brute force is exact and fast at corpus sizes; from ``library.index_min_rows`` rows an IVF_PQ index per
@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dubber.config import REPO_ROOT, DubberConfig, get_config
-from dubber.errors import BadInputError, DubberError
-from dubber.messages import ReferenceClip, ReferencesMessage
+from ground.config import REPO_ROOT, DubberConfig, get_config
+from ground.errors import BadInputError, DubberError
+from ground.messages import ReferenceClip, ReferencesMessage
 from retrieval.schema import (
     FAILED_TABLE,
     META_TABLE,

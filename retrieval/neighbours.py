@@ -21,8 +21,8 @@ import numpy as np
 from lancedb.pydantic import LanceModel
 
 from corpora.records import REFERENCE_SPLIT
-from dubber.config import DubberConfig, get_config
-from dubber.errors import BadInputError
+from ground.config import DubberConfig, get_config
+from ground.errors import BadInputError
 from retrieval.library import ReferenceLibrary, sql_str, vector_matrix
 from retrieval.schema import NEIGHBOURS_TABLE, SEARCH_MODALITIES, VECTOR_DIMS, vector_column
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 import numpy as np
 from lancedb.pydantic import LanceModel, Vector
 
-from dubber.errors import BadInputError
+from ground.errors import BadInputError
 
 CAPTION_DIM = 384  # all-MiniLM-L6-v2
 SPEAKER_DIM = 256  # resemblyzer GE2E d-vector

@@ -13,7 +13,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from dubber.errors import BadInputError
+from ground.errors import BadInputError
 
 
 def subset_library(source: str, out: str | Path, split: str | None = "train", per_emotion: int = 50) -> dict:

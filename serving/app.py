@@ -5,7 +5,7 @@
                     concurrent lines interleave chunk by chunk.
     DirectorWorker  one ``DubbingStage`` per replica (director cues, emotion classifier, library: loaded
                     once) whose actor is the ActorWorker behind its handle; ``dub`` runs one line and
-                    streams every director-actor message (``dubber.messages`` maps) as it is emitted,
+                    streams every director-actor message (``ground.messages`` maps) as it is emitted,
                     audio chunks resampled to the session's rate.
     Ingress         the websocket API (``/v1/session``, ``docs/protocol.md``), ``POST /v1/dub``,
                     ``GET /healthz``, ``GET /v1/sessions/{id}/log``; sessions live here (``serving.sessions``);
@@ -17,9 +17,7 @@
 import asyncio
 import hmac
 import io
-import ipaddress
 import logging
-import os
 import tempfile
 import threading
 import time
@@ -32,6 +30,7 @@ from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
 from ray import serve
 
+from ground.security import check_security
 from inspector.router import router as logs_router
 
 log = logging.getLogger(__name__)
@@ -39,14 +38,12 @@ log = logging.getLogger(__name__)
 
 def _apply_config(config: dict):
     """Each replica runs in its own process: it takes the driver's configuration, not its environment's."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from dubber.config import DubberConfig, set_config
+    from ground.config import get_config
+    from ground.runtime import worker_config
 
-    cfg = DubberConfig.model_validate(config)
-    set_config(cfg)
+    worker_config(config)
     logging.getLogger("serving").setLevel(logging.INFO)
-    return cfg
+    return get_config()
 
 
 def process_stats() -> dict:
@@ -55,25 +52,6 @@ def process_stats() -> dict:
 
     p = psutil.Process()
     return {"pid": p.pid, "rss_mb": round(p.memory_info().rss / 2**20, 1), "threads": p.num_threads()}
-
-
-def is_loopback(host: str) -> bool:
-    if host in ("localhost", "ip6-localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_security(host: str, token: str | None) -> None:
-    from dubber.errors import BadInputError
-
-    if not is_loopback(host) and not token:
-        raise BadInputError(
-            f"refusing to listen on {host} without a bearer token",
-            hint="set serving.token (DUBBER_SERVING__TOKEN) or bind 127.0.0.1",
-        )
 
 
 # -- the actor ----------------------------------------------------------------------------------------------
@@ -92,7 +70,7 @@ class ActorWorker:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
     async def info(self) -> dict:
-        from dubber.config import get_config
+        from ground.config import get_config
 
         return {"k": int(self.actor.hp.k), "sample_rate": get_config().media.sample_rate}
 
@@ -125,8 +103,8 @@ class ActorWorker:
 class DirectorWorker:
     def __init__(self, config: dict, actor):
         cfg = _apply_config(config)
-        from dubber.stage import DubbingStage
         from serving.remote import RemoteActor
+        from stage.dubbing import DubbingStage
 
         self.cfg = cfg
         self.actor = RemoteActor(actor)
@@ -148,7 +126,7 @@ class DirectorWorker:
         loaded now, once per replica, and not during a client's first line."""
         import soundfile as sf
 
-        from dubber.config import REPO_ROOT
+        from ground.config import REPO_ROOT
         from serving.remote import LineContext, set_context
 
         demo = REPO_ROOT / "assets" / "demo"
@@ -172,7 +150,7 @@ class DirectorWorker:
         import copy
         import dataclasses
 
-        from dubber.stage import DubbingStage
+        from stage.dubbing import DubbingStage
 
         with self._stage_lock:
             if max_takes not in self._stages:
@@ -185,8 +163,8 @@ class DirectorWorker:
 
     def _run(self, job: dict, send, cancel: threading.Event) -> dict:
         from agents.session import DirectorSession
-        from dubber.errors import DubberError
-        from dubber.messages import ErrorMessage, encode
+        from ground.errors import DubberError
+        from ground.messages import ErrorMessage, encode
         from perception.video import probe
         from serving.remote import LineCancelled, LineContext, set_context
 
@@ -339,8 +317,8 @@ class Ingress:
     ):  # fmt: skip
         if not self._authorized(request.headers):
             return JSONResponse({"code": "unauthorized", "message": "a bearer token is required"}, 401)
-        from serving.logs import log_dir, open_log, plain
-        from serving.protocol import is_id
+        from ground.message_log import log_dir, open_log, plain
+        from ground.protocol import is_id
 
         if not is_id(session_id):
             return JSONResponse({"code": "bad_request", "message": "not a session id"}, 400)
@@ -383,7 +361,7 @@ class Ingress:
 
 def build_app(config=None):
     """The bound app (actor -> director -> ingress) with the resources of ``config.serving``."""
-    from dubber.config import get_config
+    from ground.config import get_config
 
     cfg = config or get_config()
     s = cfg.serving

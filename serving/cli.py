@@ -31,7 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def serving_config(host=None, port=None, no_llm=False, **overrides):
     """The active configuration with the command line's serving options laid over it."""
-    from dubber.config import get_config
+    from ground.config import get_config
 
     cfg = get_config()
     s = cfg.serving
@@ -44,11 +44,10 @@ def serving_config(host=None, port=None, no_llm=False, **overrides):
 def start_ray(address: str | None, num_cpus: int | None = None):
     import ray
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if address is not None:
         ray.init(address=address, logging_level="WARNING")
         return
-    from dubber.ray_runtime import start_local_ray
+    from ground.runtime import start_local_ray
 
     start_local_ray(num_cpus)
 
@@ -57,7 +56,8 @@ def deploy(cfg) -> str:
     """Start Serve's proxy on the configured address and run the app; returns its websocket URL."""
     from ray import serve
 
-    from serving.app import build_app, check_security
+    from ground.security import check_security
+    from serving.app import build_app
 
     s = cfg.serving
     check_security(s.host, s.token)
@@ -83,7 +83,7 @@ def stop(app_name: str, address: str) -> int:
     import ray
     from ray import serve
 
-    from dubber.errors import DubberError
+    from ground.errors import DubberError
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     if address != "auto" and not _cluster_reachable(address):
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = serving_config(args.host, args.port, args.no_llm)
     if args.stop:
         return stop(cfg.serving.app_name, args.address or "auto")
-    from serving.app import check_security
+    from ground.security import check_security
 
     check_security(cfg.serving.host, cfg.serving.token)  # before starting anything
     start_ray(args.address, args.num_cpus)

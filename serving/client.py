@@ -22,7 +22,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from serving.protocol import pack
+from ground.protocol import pack
 
 
 def _bytes(value) -> bytes:
@@ -106,8 +106,8 @@ class DubbingClient:
 
     # -- receiving ------------------------------------------------------------------------------------
     async def recv(self, timeout: float | None = None):
-        """The next frame from the server, typed (``dubber.messages`` or ``serving.protocol``)."""
-        from serving.protocol import decode_server
+        """The next frame from the server, typed (``ground.messages`` or ``ground.protocol``)."""
+        from ground.protocol import decode_server
 
         if self._pending:
             return self._pending.pop(0)
@@ -202,8 +202,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 async def dub_one(args) -> dict:
-    from dubber.config import get_config
-    from dubber.errors import BadInputError
+    from ground.config import get_config
+    from ground.errors import BadInputError
 
     s = get_config().serving
     url = args.url or f"ws://{s.host}:{s.port}/v1/session"
@@ -239,7 +239,7 @@ async def dub_one(args) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dubber.errors import BadInputError
+    from ground.errors import BadInputError
 
     try:
         report = asyncio.run(dub_one(args))

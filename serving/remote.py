@@ -29,7 +29,7 @@ class LineContext:
         self.director_session = None
 
     def emit(self, message) -> None:
-        from dubber.messages import GuidanceMessage, ReferencesMessage, encode
+        from ground.messages import GuidanceMessage, ReferencesMessage, encode
 
         if self.cancel.is_set():
             raise LineCancelled()
@@ -41,7 +41,7 @@ class LineContext:
             self.put({"type": "_context", "context": self.director_session.context()})
 
     def audio(self, chunk: np.ndarray, seq: int) -> None:
-        from dubber.messages import AudioChunk, encode, to_pcm16
+        from ground.messages import AudioChunk, encode, to_pcm16
 
         if self.cancel.is_set():
             raise LineCancelled()
@@ -67,8 +67,7 @@ def set_context(ctx) -> None:
 
 
 class RemoteActor:
-    """The actor API ``DubbingStage`` uses (``hp.k``, ``voice_prompt``, ``fit_line``, ``perform``), served by
-    the ActorWorker deployment; ``perform`` streams and emits each chunk as an ``AudioChunk`` on its way."""
+    """``actors.interface.ActorInterface`` served by the ActorWorker deployment; ``perform`` streams and emits each chunk as an ``AudioChunk`` on its way."""
 
     emits_audio_chunks = True  # the stage need not log each take's audio again in its take message
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from serving.protocol import (
+from ground.protocol import (
     CancelFrame,
     ClipFrame,
     ClipRegistered,
@@ -105,7 +105,7 @@ def decode_voice(voice, source: str) -> tuple[np.ndarray, int]:
 
 class LiveSession:
     def __init__(self, registry: SessionRegistry, session_id: str, client: str, send):
-        from serving.logs import SessionLogWriter, log_dir
+        from ground.message_log import SessionLogWriter, log_dir
 
         self.registry, self.id, self.client = registry, session_id, client
         self.cfg = registry.cfg
@@ -614,7 +614,7 @@ class SessionRegistry:
 
     async def dub_once(self, body: bytes, client: str):
         """``POST /v1/dub``: a one-line session; (200, (audio, sr, session id)) or (status, error map)."""
-        from serving.protocol import unpack
+        from ground.protocol import unpack
 
         try:
             req = unpack(body, self.cfg.serving.max_frame_bytes)

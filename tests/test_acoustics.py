@@ -19,7 +19,7 @@ from actors.vocoder import (
     get_vocoder,
     to_pcm16,
 )
-from dubber.config import get_config
+from ground.config import get_config
 from perception.video import probe
 
 

@@ -261,7 +261,7 @@ def test_streamed_and_whole_line_synthesis_agree(actor, line):
 
 
 def test_prompts_that_are_too_short_or_silent_are_refused(actor, speaking_clip):
-    from dubber.errors import BadInputError
+    from ground.errors import BadInputError
 
     audio, sr = sf.read(speaking_clip / "audio.wav", dtype="float32")
     with pytest.raises(BadInputError, match="at least 1 s"):

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from dubber.config import get_config
-from dubber.errors import BadInputError
+from ground.config import get_config
+from ground.errors import BadInputError
 from perception.audio import analyse_audio, check_audio, egemaps, load_audio, loudness_envelope, prosody
 from perception.records import AudioFeatures
 from perception.speaker import cosine, get_speaker_encoder

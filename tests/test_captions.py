@@ -1,4 +1,4 @@
-"""Per-modality emotion captions (agents.captions): descriptors from real perception, LLM captions, cache.
+"""Per-modality emotion captions (retrieval.captions): descriptors from real perception, LLM captions, cache.
 
 Everything runs the real components: drawn faces are written to short clips and perceived by
 ``ClipPerceiver``; audio features come from ``analyse_audio`` on a synthetic voiced signal; captions come
@@ -16,24 +16,21 @@ import re
 import numpy as np
 import pytest
 
-from agents.captions import (
+from corpora.faces import FaceRenderer, FaceStyle, emotion_pose, render_backgrounds
+from corpora.scenes import scene_mood
+from ground.config import get_config
+from perception.descriptions import describe_audio, describe_face, describe_scene, describe_text
+from retrieval.captions import (
     _EXAMPLES,
     MODALITIES,
     CaptionWriter,
     caption_prompt,
     caption_stem,
     contradiction,
-    describe_audio,
-    describe_face,
-    describe_scene,
-    describe_text,
     example_caption,
     rules_caption,
     validate_caption,
 )
-from corpora.faces import FaceRenderer, FaceStyle, emotion_pose, render_backgrounds
-from corpora.scenes import scene_mood
-from dubber.config import get_config
 
 HAPPY_SCENE = "bright, warm yellowish light, rich colours, little motion"
 NEUTRAL_FACE = "features close to a relaxed face; the expression model reads neutral 0.61"
@@ -231,7 +228,7 @@ class CountingBackend:
 
 @pytest.fixture(scope="module")
 def gemma():
-    from agents.llm import clear_backends, get_backend
+    from llm import clear_backends, get_backend
 
     cfg = get_config().llm.model_copy(
         update={"backend": "transformers", "model": None, "dtype": "float32", "threads": 1}
@@ -281,7 +278,7 @@ def test_cache_returns_the_caption_without_the_llm(gemma, tmp_path):
 def test_timeout_falls_back_to_rules_and_is_not_cached(gemma, tmp_path, caplog):
     counting = CountingBackend(gemma)
     writer = CaptionWriter(backend=counting, timeout_s=0.001, cache_dir=tmp_path)
-    with caplog.at_level(logging.WARNING, logger="agents.captions"):
+    with caplog.at_level(logging.WARNING, logger="retrieval.captions"):
         caption = writer.caption("face", NEUTRAL_FACE)
     assert caption.source == "rules" and caption.text == rules_caption("face", NEUTRAL_FACE)
     assert counting.generate_calls == 1 and writer.fallbacks == 1

@@ -11,7 +11,7 @@ import soundfile as sf
 
 from corpora.records import SPLITS
 from corpora.synth import build_corpus, plan_corpus
-from dubber.errors import BadInputError
+from ground.errors import BadInputError
 from tests.conftest import SMALL_CORPUS_VOICES as VOICES
 
 
@@ -97,7 +97,7 @@ def test_resume_renders_only_what_is_missing(small_corpus, tmp_path):
 
 
 def test_other_settings_in_same_folder_refused(small_corpus):
-    from dubber.errors import BadInputError
+    from ground.errors import BadInputError
 
     out, _ = small_corpus
     with pytest.raises(BadInputError, match="other settings"):

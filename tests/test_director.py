@@ -8,7 +8,7 @@ import soundfile as sf
 
 from agents.cues import ContextCue, CueInput, TextPrototypeCue
 from agents.director import Director, ReviewPolicy
-from dubber.messages import EMOTION_CLASSES, AcceptMessage, GuidanceMessage, ReviewMessage, TakeMessage
+from ground.messages import EMOTIONS, AcceptMessage, GuidanceMessage, ReviewMessage, TakeMessage
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def test_text_prototype_cue_reads_clear_lines():
         "fear": "Please don't hurt me, I'm so scared.",
     }
     probs = cue.probabilities_batch(list(lines.values()))
-    predicted = [EMOTION_CLASSES[i] for i in probs.argmax(axis=1)]
+    predicted = [EMOTIONS[i] for i in probs.argmax(axis=1)]
     assert predicted == list(lines), predicted
 
 
@@ -44,7 +44,7 @@ def test_context_cue_prefers_the_same_characters_recent_emotion():
     cue = ContextCue()
     x = CueInput(text="Fine.", character="Ada", history=[("Ada", "sad"), ("Bo", "happy"), ("Ada", "sad")])
     p = cue.probabilities(x)
-    assert EMOTION_CLASSES[int(p.argmax())] == "sad"
+    assert EMOTIONS[int(p.argmax())] == "sad"
     assert cue.probabilities(CueInput(text="x")).std() == 0  # no history: uniform
 
 
@@ -52,7 +52,7 @@ def test_review_loop_redirects_a_wrong_take_and_keeps_the_best(speaking_clip, tm
     """Take 1 is a neutral render of an angry line (a miss on emotion), take 2 is the real angry take."""
     from corpora.prosody import render_line
     from corpora.voices import get_voice
-    from evaluation.emotion import EmotionClassifier
+    from perception.speech_emotion import EmotionClassifier
     from tests.conftest import REPO
 
     model = REPO / "assets" / "models" / "emotion"
@@ -87,7 +87,7 @@ def test_each_miss_gets_its_own_remedy(director):
     """A sync miss moves the speech by the measured offset, a voice miss pulls the timbre to the prompt, an
     emotion miss pushes the prosody away from what the take was heard as, or, when the take is heard
     confidently as an emotion the director nearly chose, switches to it."""
-    from dubber.messages import TakeScores
+    from ground.messages import TakeScores
 
     sad = director.guidance_for("sad", 0.6, text="He is gone.")
     late = director.revise(sad, TakeScores(duration_error_frames=0, sync_offset_frames=3))
@@ -111,7 +111,7 @@ def test_each_miss_gets_its_own_remedy(director):
     assert pushed.pitch_shift_st < sad.pitch_shift_st and pushed.energy_db < sad.energy_db
     assert pushed.pace < sad.pace
 
-    probs = np.array([{"sad": 0.45, "fear": 0.35}.get(e, 0.2 / 6) for e in EMOTION_CLASSES])
+    probs = np.array([{"sad": 0.45, "fear": 0.35}.get(e, 0.2 / 6) for e in EMOTIONS])
     torn = director.guidance_for("sad", 0.6, probs, text="Don't leave me here.")
     heard_fear = heard_angry.model_copy(update={"predicted_emotion": "fear"})
     assert director.revise(torn, heard_fear).emotion == "fear"
@@ -184,7 +184,7 @@ class FailingLLM:
         self.calls = 0
 
     def generate(self, prompt, max_new_tokens=None, stop=None, *, timeout_s=None):
-        from agents.llm import LLMTimeoutError
+        from llm import LLMTimeoutError
 
         self.calls += 1
         if self.mode == "timeout":
@@ -192,7 +192,7 @@ class FailingLLM:
         return "}}}} ..."
 
     def label_logprobs(self, prompt, labels, **kwargs):
-        from agents.llm import LLMTimeoutError
+        from llm import LLMTimeoutError
 
         self.calls += 1
         if self.mode == "timeout":
@@ -226,7 +226,7 @@ def test_a_failing_llm_gives_way_to_the_other_cues_with_a_warning(mode, speaking
 def test_direct_cli_prints_guidance_and_updates_the_session_context(speaking_clip, tmp_path):
     import json
 
-    from dubber.messages import EmotionGuidance
+    from ground.messages import EmotionGuidance
     from tests.conftest import run_dubber
 
     ctx = tmp_path / "scene.json"
@@ -250,11 +250,11 @@ def test_a_fusion_trained_with_the_llm_keeps_a_trained_stacker_without_it(tmp_pa
 
     from agents.cues import NUM_CLASSES
     from agents.fusion import CueTable, EmotionFusion
-    from dubber.messages import EMOTION_CLASSES
+    from ground.messages import EMOTIONS
 
     rng = np.random.default_rng(0)
-    labels = [EMOTION_CLASSES[i % NUM_CLASSES] for i in range(160)]
-    y = np.array([EMOTION_CLASSES.index(e) for e in labels])
+    labels = [EMOTIONS[i % NUM_CLASSES] for i in range(160)]
+    y = np.array([EMOTIONS.index(e) for e in labels])
 
     def cue(reliability: float) -> np.ndarray:  # right with probability `reliability`, else a random class
         said = np.where(rng.random(len(y)) < reliability, y, rng.integers(0, NUM_CLASSES, len(y)))

@@ -67,7 +67,7 @@ def dub(env: dict, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_dub_writes_wav_mp4_and_the_message_log(env, tmp_path):
-    from dubber.message_log import read_log
+    from ground.message_log import read_log
     from perception.video import probe
 
     out = tmp_path / "out.wav"
@@ -119,7 +119,7 @@ def test_bad_prompt_and_foreign_line_are_one_line_errors(env, tmp_path):
 
 def test_a_line_with_several_takes_reports_the_chosen_takes_references(env, tmp_path):
     """Each take retrieves its own K references per modality; the report names the chosen take's."""
-    from dubber.message_log import read_log
+    from ground.message_log import read_log
 
     strict = {**env, "DUBBER_DIRECTOR__MIN_EMOTION_MATCH": "1.0", "DUBBER_DIRECTOR__MAX_TAKES": "2"}
     r = dub(

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from corpora.emotions import EMOTIONS
 from corpora.records import ClipRecord
+from ground.messages import EMOTIONS
 
 SR = 16000
 TRAIN_VOICES = ("flite_slt", "flite_awb", "esp_us")
@@ -60,7 +60,7 @@ def renders(tmp_path_factory) -> list[ClipRecord]:
 
 @pytest.fixture(scope="module")
 def trained(renders, tmp_path_factory):
-    from evaluation.emotion import EmotionClassifier
+    from perception.speech_emotion import EmotionClassifier
 
     cache = tmp_path_factory.mktemp("emo_cache")
     clf = EmotionClassifier(cache_dir=cache).fit(renders)
@@ -98,8 +98,8 @@ def test_classifier_beats_chance_on_a_held_out_voice(renders, trained):
 
 
 def test_save_load_round_trip_gives_identical_probabilities(renders, trained):
-    from evaluation.emotion import EmotionClassifier
     from perception.audio import load_audio
+    from perception.speech_emotion import EmotionClassifier
 
     clf, model_dir = trained
     card = json.loads((model_dir / "card.json").read_text())
@@ -254,8 +254,8 @@ def test_evaluate_counts_missing_and_unreadable_takes(tiny_corpus, tmp_path):
 
 
 def test_cli_eval_and_errors(tiny_corpus, trained, tmp_path, capsys):
-    from dubber.errors import BadInputError
     from evaluation import cli
+    from ground.errors import BadInputError
 
     parser = argparse.ArgumentParser()
     cli.add_arguments(parser)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from corpora.faces import FacePose, FaceStyle, draw_face, emotion_pose, render_background
-from dubber.errors import MissingComponentError
+from ground.errors import MissingComponentError
 from perception.expression import ExpressionRecognizer
 from perception.face import FaceTracker
 from perception.records import EXPRESSION_LABELS

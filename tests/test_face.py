@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from corpora.faces import EMOTION_POSES, FacePose, FaceStyle, draw_face, emotion_pose, render_background
-from dubber.errors import MissingComponentError
+from ground.errors import MissingComponentError
 from perception.face import FaceTracker, lip_features
 
 EMOTIONS = list(EMOTION_POSES)

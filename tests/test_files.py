@@ -1,4 +1,4 @@
-"""dubber.files: a file is replaced whole or not at all, and no temporary is left behind either way."""
+"""ground.files: a file is replaced whole or not at all, and no temporary is left behind either way."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
-    from dubber.files import atomic_write_json, replacing
+    from ground.files import atomic_write_json, replacing
 
     path = tmp_path / "deep" / "state.json"
     atomic_write_json(path, {"done": 1}, durable=True)
@@ -21,7 +21,7 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
 
 
 def test_a_suffix_lets_writers_that_name_by_format_write_the_temporary(tmp_path):
-    from dubber.files import replacing
+    from ground.files import replacing
 
     path = tmp_path / "c00001.npz"
     with replacing(path, suffix=".npz") as tmp:

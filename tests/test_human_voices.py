@@ -17,7 +17,7 @@ from corpora.human_voices import (
     recordings_by_speaker,
     speaker_group,
 )
-from dubber.errors import MissingComponentError
+from ground.errors import MissingComponentError
 
 needs_package = pytest.mark.skipif(
     not any(SOUND_ROOT.glob("*/cs/*.ogg")),

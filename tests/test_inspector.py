@@ -67,10 +67,10 @@ def library(tmp_path_factory) -> Path:
 def frames(library) -> list[bytes]:
     """Every frame of one dubbed line's session, in its msgpack wire format, in log order."""
     from actors.voice import Actor
-    from dubber.config import get_config, set_config
-    from dubber.stage import DubbingStage
-    from serving.protocol import ClosedFrame, LineEnd, LoggedLine, LoggedOpen, pack
+    from ground.config import get_config, set_config
+    from ground.protocol import ClosedFrame, LineEnd, LoggedLine, LoggedOpen, pack
     from serving.remote import LineContext
+    from stage.dubbing import DubbingStage
 
     base = get_config()
     director = base.director.model_copy(update={"max_takes": 2, "min_speaker_similarity": 0.999})
@@ -105,7 +105,7 @@ def maps(blobs: list[bytes]) -> list[dict]:
 
 
 def write_session(directory: Path, session: str, blobs: list[bytes]) -> Path:
-    from serving.logs import SessionLogWriter
+    from ground.message_log import SessionLogWriter
 
     writer = SessionLogWriter(directory, session, durable=False)
     for blob in blobs:
@@ -120,8 +120,8 @@ def write_session(directory: Path, session: str, blobs: list[bytes]) -> Path:
 def logdir(frames, tmp_path_factory) -> Path:
     """A folder as ``dubber logs serve`` meets it: a session log, a plain dub log in a subfolder, a batch job
     folder, a truncated log and one with a corrupt frame in the middle."""
-    from dubber.message_log import MessageLogWriter
-    from dubber.messages import MESSAGE_TYPES, decode
+    from ground.message_log import MessageLogWriter
+    from ground.messages import MESSAGE_TYPES, decode
 
     root = tmp_path_factory.mktemp("inspector-logs")
     path = write_session(root, SESSION, frames)
@@ -386,7 +386,7 @@ def test_a_token_guards_every_route(logdir):
 def test_in_the_servers_ingress_it_reads_the_session_log_dir_behind_the_token(frames, tmp_path):
     """The Ingress's own FastAPI app (``serving.app.api``, the inspector mounted in it) reads
     ``serving.log_dir`` and wants ``serving.token``, as a replica configured by ``_apply_config`` does."""
-    from dubber.config import get_config, set_config
+    from ground.config import get_config, set_config
     from serving.app import api
 
     write_session(tmp_path, SESSION, frames)
@@ -448,8 +448,8 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def test_follow_reads_new_frames_from_the_offset_it_reached(frames, tmp_path):
+    from ground.message_log import SessionLogWriter
     from inspector.store import LogStore
-    from serving.logs import SessionLogWriter
 
     from_dub = maps(frames)
     writer = SessionLogWriter(tmp_path, "live", durable=False)
@@ -595,7 +595,7 @@ def test_browser_session_conversation_play_plot_search_export(server, page, fram
 
 
 def test_browser_follows_a_log_being_written(frames, page, tmp_path):
-    from serving.logs import SessionLogWriter
+    from ground.message_log import SessionLogWriter
 
     items = maps(frames)
     guidance = next(i for i, m in enumerate(items) if m["type"] == "guidance")

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from corpora.readers import read_corpus
-from dubber.errors import BadInputError
-from dubber.messages import ReferenceClip
+from ground.errors import BadInputError
+from ground.messages import ReferenceClip
 from retrieval.build import build_library
 from retrieval.library import ReferenceLibrary, references_message
 from retrieval.schema import AUDIO_DIM, CAPTION_DIM, SPEAKER_DIM, ReferenceRow

@@ -1,4 +1,4 @@
-"""The director's LLM backends (agents.llm).
+"""The director's LLM backends (llm).
 
 The transformers tests run the real shipped Gemma 3 270M (base) on CPU. The first use converts its GGUF
 package to a bf16 Hugging Face folder in the cache (``<cache_dir>/models/gemma3-270m-bf16``), which takes
@@ -15,16 +15,11 @@ import math
 import pytest
 from pydantic import BaseModel
 
-from agents.llm import LLMOutputError, LLMTimeoutError, clear_backends, get_backend
-from agents.llm.base import (
-    Deadline,
-    LLMBackend,
-    find_json_object,
-    parse_first_json_object,
-)
-from agents.llm.vllm_backend import GPU_HINT, vllm_unavailable_reason
-from dubber.config import LLMConfig, get_config
-from dubber.errors import DubberError, MissingComponentError
+from ground.config import LLMConfig, get_config
+from ground.errors import DubberError, MissingComponentError
+from llm import LLMOutputError, LLMTimeoutError, clear_backends, get_backend
+from llm.base import Deadline, LLMBackend, find_json_object, parse_first_json_object
+from llm.vllm_backend import GPU_HINT, vllm_unavailable_reason
 
 FRANCE = "The capital of France is"
 LABELS = ["Paris", "banana", "London", "a small village", "angry", "the city of lights"]
@@ -144,14 +139,14 @@ def gemma():
 def gemma_fp32(gemma):
     """The same weights in float32, where the fast and naive label scores must agree to ~1e-3 (in bf16
     the transformer body itself is only accurate to ~1e-2 between any two ways of computing it)."""
-    from agents.llm.transformers_backend import TransformersBackend
+    from llm.transformers_backend import TransformersBackend
 
     return TransformersBackend(None, dtype="float32", threads=1)
 
 
 @pytest.mark.slow
 def test_gemma_cache_folder_is_complete(gemma):
-    from agents.llm.transformers_backend import _folder_complete, gemma_cache_folder
+    from llm.transformers_backend import _folder_complete, gemma_cache_folder
 
     folder = gemma_cache_folder(get_config().cache_dir)
     assert gemma.model_dir == folder and _folder_complete(folder)
@@ -243,7 +238,7 @@ def vllm_backend():
         pytest.skip(VLLM_SKIP)
     import os
 
-    from agents.llm.transformers_backend import ensure_gemma_folder
+    from llm.transformers_backend import ensure_gemma_folder
 
     # any local model folder; by default the converted Gemma 3 270M
     model = os.environ.get("DUBBER_TEST_VLLM_MODEL") or str(ensure_gemma_folder(get_config().cache_dir)[0])

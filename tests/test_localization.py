@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from dubber.errors import BadInputError
+from ground.errors import BadInputError
 from tests.conftest import REPO
 
 DEMO = REPO / "assets" / "demo"
@@ -161,9 +161,9 @@ def _kill_tree(proc: subprocess.Popen) -> None:
 def _check_every_line_once(out: Path, film: dict, job: str, expect_done: list[str]) -> dict:
     """Each done line: a done state, one wav, one complete log (one line_end), no temp files left; the
     dialogue track holds each line's wav exactly once at its timecode and nothing elsewhere."""
+    from ground.message_log import open_log
     from localization.media import frame_span
     from localization.subtitles import read_subtitle_lines
-    from serving.logs import open_log
 
     lines = {ln.id: ln for ln in read_subtitle_lines(film["subs"], film["video"])}
     report = json.loads((out / "report.json").read_text())
@@ -267,7 +267,7 @@ def test_cluster_job_survives_losing_a_worker_node(film, library, tmp_path):
     import ray
     from ray.cluster_utils import Cluster
 
-    from dubber.config import get_config, set_config
+    from ground.config import get_config, set_config
     from localization.runner import plan_job, run_job
     from localization.subtitles import read_manifest, read_subtitle_lines
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgpack
 import pytest
 
-from dubber.messages import (
+from ground.messages import (
     MESSAGE_TYPES,
     AcceptMessage,
     AudioChunk,
@@ -99,7 +99,7 @@ def test_guidance_is_validated():
 
 
 def test_a_damaged_log_reads_up_to_the_damage_and_says_where(tmp_path):
-    from dubber.message_log import MessageLogWriter, read_log
+    from ground.message_log import MessageLogWriter, read_log
 
     path = tmp_path / "log.msgpack"
     with MessageLogWriter(path, durable=False) as log:
@@ -150,7 +150,7 @@ HOSTILE_FRAMES = {
 def test_hostile_client_frames_are_refused_in_one_short_line(name):
     import msgpack
 
-    from serving.protocol import ProtocolError, decode_client
+    from ground.protocol import ProtocolError, decode_client
 
     with pytest.raises(ProtocolError) as caught:
         decode_client(msgpack.packb(HOSTILE_FRAMES[name], use_bin_type=True))
@@ -163,7 +163,7 @@ def test_hostile_client_frames_are_refused_in_one_short_line(name):
 def test_well_formed_client_frames_still_decode():
     import msgpack
 
-    from serving.protocol import CancelFrame, LineFrame, OpenFrame, decode_client, is_id
+    from ground.protocol import CancelFrame, LineFrame, OpenFrame, decode_client, is_id
 
     packed = lambda d: msgpack.packb(d, use_bin_type=True)  # noqa: E731
     opened = decode_client(packed({"type": "open", "voices": {"Ada": {"audio": b"RIFF"},

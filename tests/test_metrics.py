@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from evaluation.mcd import dtw_path, mcd_details, mcd_dtw_sl
-from evaluation.secs import secs
-from evaluation.sync import av_sync, duration_error_frames
 from evaluation.text_norm import normalise_for_wer
 from evaluation.wer import WhisperTranscriber, wer_of, word_error_rate, word_errors
 from perception.audio import load_audio, loudness_envelope
+from perception.speaker import secs
+from perception.sync import av_sync, duration_error_frames
 
 SR = 16000
 SENTENCE = "The quick brown fox jumps over the lazy dog near the river bank today."

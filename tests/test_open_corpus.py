@@ -60,7 +60,7 @@ def test_open_plan_holds_out_sentences_voices_and_looks(bank_plan):
 
 
 def test_open_plan_light_wording_and_faces_do_not_give_the_emotion_away(bank_plan):
-    from corpora.emotions import EMOTIONS
+    from ground.messages import EMOTIONS
 
     rows = [r for r in _rows(bank_plan) if r["split"] in ("train", "valid")]
     # most films light their scenes with a palette, whatever the line's emotion

@@ -8,7 +8,7 @@ import pytest
 
 from corpora.readers import detect_layout, read_corpus
 from corpora.subtitles import read_subtitles, split_speaker
-from dubber.errors import BadInputError
+from ground.errors import BadInputError
 
 
 def test_synthetic_layout(small_corpus):

@@ -7,7 +7,6 @@ import shutil
 
 import pytest
 
-from corpora.emotions import EMOTIONS, NEUTRAL
 from corpora.sentences import (
     FORTUNE_CATEGORIES,
     FORTUNE_DIR,
@@ -25,7 +24,8 @@ from corpora.sentences import (
     phoneme_coverage,
     sentence_id,
 )
-from dubber.errors import BadInputError, MissingComponentError
+from ground.errors import BadInputError, MissingComponentError
+from ground.messages import EMOTIONS, NEUTRAL
 from perception.text import phonemize_many
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")

@@ -34,7 +34,7 @@ LINE = (DEMO / "line.txt").read_text().strip()
 def _checkpoint(tmp: Path) -> Path:
     """The shipped actor checkpoint; it must load with the code here (a stale one fails the module)."""
     from actors.voice import Actor
-    from dubber.config import get_config
+    from ground.config import get_config
 
     shipped = get_config().actor.checkpoint
     Actor.load(shipped)
@@ -53,7 +53,7 @@ def server(tmp_path_factory):
     import ray
     from ray import serve
 
-    from dubber.config import get_config
+    from ground.config import get_config
     from serving.cli import deploy, start_ray
 
     tmp = tmp_path_factory.mktemp("serving")
@@ -166,7 +166,7 @@ def test_a_session_streams_two_lines_in_order_with_look_ahead(server):
     assert request2.ts < ends[0].ts
 
     # the log has every frame the client got, and the index answers filters
-    from serving.logs import open_log
+    from ground.message_log import open_log
 
     log = open_log(server["cfg"].serving.log_dir / f"{session}.msgpack")
     assert not log.index_rebuilt and log.problem is None
@@ -284,7 +284,7 @@ def test_a_bad_voice_prompt_or_option_is_refused_at_open(server):
 
 
 def test_token_and_sessions_per_client_are_enforced(server):
-    from serving.app import check_security
+    from ground.security import check_security
 
     async def no_token():
         async with client(server, token=None) as c:
@@ -306,7 +306,7 @@ def test_token_and_sessions_per_client_are_enforced(server):
 
     assert run(many()) == "too_many_sessions"
     wait_idle(server)
-    from dubber.errors import BadInputError
+    from ground.errors import BadInputError
 
     check_security("127.0.0.1", None)
     check_security("0.0.0.0", "secret")
@@ -329,7 +329,7 @@ def long_clip(tmp_path_factory) -> Path:
 
 
 def test_cancel_and_disconnect_mid_line_stop_the_work(server, long_clip):
-    from serving.logs import open_log
+    from ground.message_log import open_log
 
     long_line = " ".join([LINE] * 3)
     assert len(long_line) <= server["cfg"].serving.max_line_chars
@@ -425,8 +425,8 @@ def test_client_command_and_logs_commands(server, tmp_path, capsys):
 
 
 def test_a_crash_loses_at_most_the_message_being_written(tmp_path):
-    from dubber.messages import ErrorMessage
-    from serving.logs import SessionLogWriter, open_log
+    from ground.message_log import SessionLogWriter, open_log
+    from ground.messages import ErrorMessage
 
     w = SessionLogWriter(tmp_path, "s1", durable=True)
     for i in range(5):
@@ -448,7 +448,7 @@ def test_every_frame_reaches_the_index_whatever_its_values(tmp_path):
     noticed and rebuilt from the log."""
     import struct
 
-    from serving.logs import INDEX, SessionLogWriter, open_log
+    from ground.message_log import INDEX, SessionLogWriter, open_log
 
     odd = [
         {"type": "cancel", "session": "s2", "line": 2**31},

@@ -7,8 +7,8 @@ import shutil
 import numpy as np
 import pytest
 
-from dubber.config import get_config
-from dubber.errors import BadInputError, MissingComponentError
+from ground.config import get_config
+from ground.errors import BadInputError, MissingComponentError
 from perception.records import TextFeatures
 from perception.text import (
     STRESS_MARKS,

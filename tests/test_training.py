@@ -84,7 +84,7 @@ def test_training_logs_checkpoints_samples_resumes_and_exports(corpus, library, 
     # size is refused by name
     import torch
 
-    from dubber.errors import BadInputError
+    from ground.errors import BadInputError
 
     warm = _recipe(library, epochs=1).model_copy(update={"init_from": exported["out"]})
     train_actor(corpus, tmp_path / "warm", warm, progress=False, max_steps=1)
@@ -123,7 +123,7 @@ def test_a_cuda_device_is_refused_by_name_where_there_is_no_gpu(corpus, library,
     import torch
 
     from actors.training import train_actor
-    from dubber.errors import BadInputError
+    from ground.errors import BadInputError
 
     if torch.cuda.is_available():
         pytest.skip("a GPU is present: the refusal is for machines without one")

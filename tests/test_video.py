@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 
-from dubber.errors import BadInputError
+from ground.errors import BadInputError
 from perception.video import mux_audio, probe, read_video, write_video
 
 SR = 16000

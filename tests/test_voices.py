@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from corpora.emotions import EMOTIONS, PROFILES, profile_at
+from corpora.emotions import PROFILES, profile_at
 from corpora.prosody import active_rms_dbfs, apply_emotion, apply_speaker_transform, render_line
 from corpora.voices import (
     EXTRA_VOICES,
@@ -24,7 +24,8 @@ from corpora.voices import (
     get_engine,
     parse_kokoro_blend,
 )
-from dubber.errors import BadInputError, MissingComponentError
+from ground.errors import BadInputError, MissingComponentError
+from ground.messages import EMOTIONS
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

@@ -20,8 +20,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from agents.llm.base import Deadline, HFTokenizerMixin, LLMBackend, StopFn, find_json_object
-from dubber.errors import MissingComponentError
+from ground.errors import MissingComponentError
+from llm.base import Deadline, HFTokenizerMixin, LLMBackend, StopFn, find_json_object
 
 GPU_HINT = "needs a CUDA GPU and the vllm extra (pip install .[gpu])"
 
@@ -105,7 +105,7 @@ class VLLMBackend(HFTokenizerMixin, LLMBackend):
             )
         vllm_dtype = _DTYPES.get(str(dtype).lower())
         if vllm_dtype is None:
-            from dubber.errors import BadInputError
+            from ground.errors import BadInputError
 
             raise BadInputError(
                 f"unknown llm.dtype {dtype!r}", hint=f"use one of {', '.join(sorted(_DTYPES))}"

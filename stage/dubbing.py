@@ -13,17 +13,14 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dubber.config import REPO_ROOT, get_config
-from dubber.messages import (
-    EmotionGuidance,
-    LineRequest,
-    PerceptionReport,
-    ReferenceClip,
-    ReferencesMessage,
-)
+if TYPE_CHECKING:
+    from actors.interface import ActorInterface
+from ground.config import REPO_ROOT, get_config
+from ground.messages import EmotionGuidance, LineRequest, PerceptionReport, ReferenceClip, ReferencesMessage
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +52,9 @@ class PerceivedLine:
 
 
 class DubbingStage:
-    def __init__(self, actor=None, director=None, library=None, use_llm: bool = True):
+    def __init__(
+        self, actor: ActorInterface | None = None, director=None, library=None, use_llm: bool = True
+    ):
         self._actor, self._director, self._library = actor, director, library
         self.use_llm = use_llm
         self.config = get_config()
@@ -74,7 +73,7 @@ class DubbingStage:
         if self._director is None:
             from agents.director import Director
             from agents.fusion import EmotionFusion
-            from evaluation.emotion import EmotionClassifier
+            from perception.speech_emotion import EmotionClassifier
 
             root = REPO_ROOT / "assets" / "models"
             fusion = EmotionFusion.load(root / "director", use_llm=self.use_llm)

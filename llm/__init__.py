@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import threading
 
-from agents.llm.base import LabelScore, LLMBackend, LLMOutputError, LLMTimeoutError
-from dubber.config import LLMConfig, get_config
-from dubber.errors import MissingComponentError
+from ground.config import LLMConfig, get_config
+from ground.errors import MissingComponentError
+from llm.base import LabelScore, LLMBackend, LLMOutputError, LLMTimeoutError
 
 BACKENDS = ("transformers", "vllm")
 
@@ -46,13 +46,13 @@ def create_backend(config: LLMConfig, cache_dir=None) -> LLMBackend:
         "retries": config.retries,
     }
     if name == "transformers":
-        from agents.llm.transformers_backend import TransformersBackend
+        from llm.transformers_backend import TransformersBackend
 
         return TransformersBackend(
             config.model, dtype=config.dtype, threads=config.threads, cache_dir=cache_dir, **common
         )
     if name == "vllm":
-        from agents.llm.vllm_backend import GPU_HINT, VLLMBackend, vllm_unavailable_reason
+        from llm.vllm_backend import GPU_HINT, VLLMBackend, vllm_unavailable_reason
 
         reason = vllm_unavailable_reason()
         if reason is not None:

@@ -15,18 +15,13 @@ import msgpack
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
-from dubber.errors import DubberError
+from ground.errors import DubberError
 
-EMOTION_CLASSES: tuple[str, ...] = (
-    "angry",
-    "disgust",
-    "fear",
-    "happy",
-    "neutral",
-    "sad",
-    "surprise",
-    "contempt",
-)
+EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise", "contempt")
+"""The emotion classes, the one list every room uses; fixed order: the index of a name is its class id
+(``corpora.emotions`` says why these eight and how each one sounds)."""
+
+NEUTRAL = "neutral"
 
 
 class MessageError(DubberError):
@@ -50,7 +45,7 @@ class EmotionGuidance(_Model):
     """The director's instruction for one take."""
 
     emotion: str
-    probabilities: dict[str, float]  # over EMOTION_CLASSES, sums to 1
+    probabilities: dict[str, float]  # over EMOTIONS, sums to 1
     intensity: float = Field(ge=0.0, le=1.0)
     valence: float = Field(ge=-1.0, le=1.0)
     arousal: float = Field(ge=0.0, le=1.0)
@@ -68,14 +63,14 @@ class EmotionGuidance(_Model):
     @field_validator("emotion")
     @classmethod
     def _known_emotion(cls, v: str) -> str:
-        if v not in EMOTION_CLASSES:
-            raise ValueError(f"unknown emotion {v!r}; one of {', '.join(EMOTION_CLASSES)}")
+        if v not in EMOTIONS:
+            raise ValueError(f"unknown emotion {v!r}; one of {', '.join(EMOTIONS)}")
         return v
 
     @field_validator("probabilities")
     @classmethod
     def _distribution(cls, v: dict[str, float]) -> dict[str, float]:
-        unknown = set(v) - set(EMOTION_CLASSES)
+        unknown = set(v) - set(EMOTIONS)
         if unknown:
             raise ValueError(f"unknown emotion classes {sorted(unknown)}")
         total = sum(v.values())

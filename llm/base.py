@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ValidationError
 
-from dubber.errors import DubberError
+from ground.errors import DubberError
 
 
 class LLMOutputError(DubberError):
@@ -150,7 +150,7 @@ def describe_validation_error(exc: ValidationError) -> str:
 
 
 class LLMBackend(ABC):
-    """One loaded language model. Instances are shared per process (see ``agents.llm.get_backend``).
+    """One loaded language model. Instances are shared per process (see ``llm.get_backend``).
 
     ``json_attempts`` counts the generations made by the last ``generate_json`` call (1 + re-asks);
     ``json_attempts_total`` counts them over the backend's life.

@@ -28,8 +28,8 @@ import time
 import uuid
 from pathlib import Path
 
-from agents.llm.base import Deadline, HFTokenizerMixin, LLMBackend, LLMTimeoutError, StopFn, cut_at_stop
-from dubber.errors import BadInputError, DubberError, MissingComponentError
+from ground.errors import BadInputError, DubberError, MissingComponentError
+from llm.base import Deadline, HFTokenizerMixin, LLMBackend, LLMTimeoutError, StopFn, cut_at_stop
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def _torch_dtype(name: str):
 
 
 def _default_cache_dir() -> Path:
-    from dubber.config import get_config
+    from ground.config import get_config
 
     return Path(get_config().cache_dir)
 
