@@ -8,11 +8,16 @@ calibrated cues (``agents.fusion``). Every cue here is independent of the others
 - ``SceneCue``: scene light, colour and motion -> a classifier trained on the train split.
 - ``LLMLabelCue``: the LLM's likelihood of each label after the line, calibrated on the train split.
 - ``ContextCue``: the session's recent emotions for the same character (scenes rarely flip every line).
+
+Every cue is a ``Cue`` (one ``name``, ``probabilities`` of one line, ``probabilities_many`` of a batch) and is
+made by name from the ``CUES`` registry (``make_cue``); the fusion holds one of each.
 """
 
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -63,7 +68,37 @@ class CueInput:
     language: str | None = None  # what the request declares (ISO 639-1); None: detected from the text
 
 
-class TextPrototypeCue:
+class Cue(ABC):
+    """One kind of evidence -> probabilities over ``EMOTIONS``."""
+
+    name: str = "cue"
+
+    @abstractmethod
+    def probabilities(self, x: CueInput) -> np.ndarray: ...
+
+    def probabilities_many(self, inputs: list[CueInput]) -> np.ndarray:
+        """(N, 8) for a batch (a cue that batches faster overrides this)."""
+        return np.stack([self.probabilities(x) for x in inputs]) if inputs else np.zeros((0, NUM_CLASSES))
+
+
+CUES: dict[str, Callable[..., Cue]] = {}
+
+
+def register_cue(cls: type[Cue]) -> type[Cue]:
+    CUES[cls.name] = cls
+    return cls
+
+
+def make_cue(name: str, **kwargs) -> Cue:
+    """A cue by name (``CUES``); keyword arguments go to its constructor."""
+    try:
+        return CUES[name](**kwargs)
+    except KeyError:
+        raise ValueError(f"unknown cue {name!r}; available: {', '.join(CUES)}") from None
+
+
+@register_cue
+class TextPrototypeCue(Cue):
     name = "text"
 
     def __init__(self, temperature: float = 0.05):
@@ -87,8 +122,11 @@ class TextPrototypeCue:
     def probabilities(self, x: CueInput) -> np.ndarray:
         return self.probabilities_batch([x.text])[0]
 
+    def probabilities_many(self, inputs: list[CueInput]) -> np.ndarray:
+        return self.probabilities_batch([x.text for x in inputs])
 
-class TrainedFeatureCue:
+
+class TrainedFeatureCue(Cue):
     """A standardised multinomial logistic regression over one feature vector, trained on the train split.
 
     Out of its depth it says less: a vector unlike the training ones (its RMS z-score past the 95th
@@ -147,6 +185,7 @@ class TrainedFeatureCue:
         return self.probabilities_from_vectors(v[None])[0]
 
 
+@register_cue
 class FaceCue(TrainedFeatureCue):
     name = "face"
 
@@ -156,6 +195,7 @@ class FaceCue(TrainedFeatureCue):
         return x.visual.face_vector()
 
 
+@register_cue
 class SceneCue(TrainedFeatureCue):
     name = "scene"
 
@@ -163,7 +203,8 @@ class SceneCue(TrainedFeatureCue):
         return None if x.visual is None else x.visual.scene_vector()
 
 
-class LLMLabelCue:
+@register_cue
+class LLMLabelCue(Cue):
     """Likelihood of each emotion word after the line, then a linear calibration fit on the train split.
 
     The LLM reads what the director reads (DESIGN section 3): a short perception summary (the face and the
@@ -237,7 +278,8 @@ class LLMLabelCue:
         return self.probabilities_from_raw(self.raw_logprobs(x))[0]
 
 
-class ContextCue:
+@register_cue
+class ContextCue(Cue):
     """The recent emotions of the same character in this session, decaying with distance, mixed with uniform."""
 
     name = "context"

@@ -20,15 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.cues import (
-    NUM_CLASSES,
-    ContextCue,
-    CueInput,
-    FaceCue,
-    LLMLabelCue,
-    SceneCue,
-    TextPrototypeCue,
-)
+from agents.cues import NUM_CLASSES, CueInput, make_cue
 from ground.errors import BadInputError
 from ground.messages import EMOTIONS, Evidence
 
@@ -91,11 +83,11 @@ class EmotionFusion:
         from ground.config import get_config
 
         cfg = get_config().director
-        self.text = TextPrototypeCue()
-        self.face = FaceCue()
-        self.scene = SceneCue()
-        self.llm = LLMLabelCue(llm_backend) if use_llm else None
-        self.context = ContextCue(decay=cfg.context_decay, strength=cfg.context_strength)
+        self.text = make_cue("text")
+        self.face = make_cue("face")
+        self.scene = make_cue("scene")
+        self.llm = make_cue("llm", backend=llm_backend) if use_llm else None
+        self.context = make_cue("context", decay=cfg.context_decay, strength=cfg.context_strength)
         self.context_weight = cfg.context_weight if context_weight is None else context_weight
         self.stacker = None
         self.stackers: dict[tuple[str, ...], object] = {}  # per set of stacked cues
@@ -107,9 +99,7 @@ class EmotionFusion:
 
     # -- per-line inference -------------------------------------------------------------------------
     def cue_probabilities(self, x: CueInput) -> dict[str, np.ndarray]:
-        out = {"text": self.text.probabilities(x), "face": self.face.probabilities(x)}
-        out["scene"] = self.scene.probabilities(x)
-        out["context"] = self.context.probabilities(x)
+        out = {c: getattr(self, c).probabilities(x) for c in self.cues if c != "llm"}
         if self.llm is not None:
             try:
                 out["llm"] = self.llm.probabilities(x)
@@ -152,12 +142,7 @@ class EmotionFusion:
     def cue_table(
         self, inputs: list[CueInput], labels: list[str], llm_raw: np.ndarray | None = None
     ) -> CueTable:
-        probs = {
-            "text": self.text.probabilities_batch([x.text for x in inputs]),
-            "face": np.stack([self.face.probabilities(x) for x in inputs]),
-            "scene": np.stack([self.scene.probabilities(x) for x in inputs]),
-            "context": np.stack([self.context.probabilities(x) for x in inputs]),
-        }
+        probs = {c: getattr(self, c).probabilities_many(inputs) for c in self.cues if c != "llm"}
         if self.llm is not None:
             if llm_raw is None:
                 llm_raw = np.stack([self.llm.raw_logprobs(x) for x in inputs])

@@ -752,7 +752,7 @@ class EmotionClassifier:
     # ---- persistence
     def card(self) -> dict:
         return {
-            "kind": "evaluation.emotion.EmotionClassifier",
+            "kind": "perception.speech_emotion.EmotionClassifier",
             "classes": list(EMOTIONS),
             "feature_names": list(self.feature_names),
             "feature_version": FEATURE_VERSION,

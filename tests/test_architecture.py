@@ -115,3 +115,14 @@ def test_actor_runs_where_actor_device_says(speaking_clip):
         finally:
             set_config(base)
     assert len(takes[0]) == len(takes[1]) and np.isfinite(takes[1]).all()
+
+
+def test_every_cue_the_fusion_uses_is_a_registered_cue():
+    from agents.cues import CUES, Cue, make_cue
+    from agents.fusion import CUE_ORDER
+
+    assert set(CUE_ORDER) <= set(CUES)
+    context = make_cue("context", decay=0.5, strength=0.5)
+    assert isinstance(context, Cue) and context.name == "context"
+    with pytest.raises(ValueError, match="unknown cue 'lips'"):
+        make_cue("lips")

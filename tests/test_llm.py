@@ -103,9 +103,16 @@ def test_deadline():
         Deadline(1e-9).check("thing")
 
 
-def test_unknown_backend_is_reported():
+def test_unknown_backend_is_reported(monkeypatch):
+    """The config refuses it in one line naming the allowed backends; the registry refuses it too."""
+    from ground.config import ConfigError, DubberConfig
+
+    monkeypatch.setenv("DUBBER_LLM__BACKEND", "llamacpp")
+    with pytest.raises(ConfigError, match="llm.backend = 'llamacpp'.*'transformers' or 'vllm'"):
+        DubberConfig.load()
+    monkeypatch.delenv("DUBBER_LLM__BACKEND")
     with pytest.raises(MissingComponentError, match="unknown LLM backend 'llamacpp'") as info:
-        get_backend(LLMConfig(backend="llamacpp"))
+        get_backend(LLMConfig.model_construct(backend="llamacpp"))
     assert "transformers" in (info.value.hint or "")
 
 
