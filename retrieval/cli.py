@@ -5,7 +5,7 @@ what it holds, precompute training-time neighbours, and fit the audio emotion st
   dubber library search [--db URI] (--clip ID | --text "..." [--video V]) [-k 3] [--json]
   dubber library info [--db URI] [--json]
   dubber library neighbours [--db URI] [--k 5] [--pool-split train]
-  dubber library audio-norm --from SOURCE [--split train] [--out FILE]
+  dubber library audio-norm --from SOURCE --out FILE [--split train]
   dubber library subset --db URI --out FOLDER [--split train] [--per-emotion 50]   (the shipped small library)
 
 URI is any LanceDB URI: a local folder (default: <cache_dir>/library) or object storage (s3://..., gs://...).
@@ -41,7 +41,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--out",
         type=Path,
-        help="audio-norm: where to write the statistics (default library.audio_norm); subset: the new library",
+        help="audio-norm: where to write the statistics (required: the shipped file is replaced only on purpose); "
+        "subset: the new library",
     )
     g.add_argument("--per-emotion", type=int, default=50, help="subset: rows per emotion label")
     s = p.add_argument_group("search")
@@ -248,7 +249,12 @@ def _audio_norm(args: argparse.Namespace) -> int:
         raise BadInputError("dubber library audio-norm needs --from SOURCE (a corpus folder)")
     split = args.split or get_config().library.pool_split
     records = read_corpus(args.source, split=split)[: args.limit]
-    out = args.out or get_config().library.audio_norm
+    if args.out is None:
+        raise BadInputError(
+            "dubber library audio-norm needs --out FILE",
+            hint=f"to replace the shipped statistics on purpose, name them: --out {get_config().library.audio_norm}",
+        )
+    out = args.out
     norm = fit_audio_norm(
         records, out, label=f"{args.source.name}, split {split}", progress=not args.no_progress
     )

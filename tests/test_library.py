@@ -308,3 +308,18 @@ def test_the_cached_copy_of_the_shipped_library_follows_it_unless_written_to(tmp
         sync_shipped_copy(shipped, cached)
     assert ReferenceLibrary.open(str(cached)).count() == kept
     assert "left as it is" in caplog.text
+
+
+def test_audio_norm_never_replaces_the_shipped_statistics_by_default(small_corpus, capsys):
+    """Without --out the command refuses in one line that names the shipped file; the file is left alone."""
+    corpus, _ = small_corpus
+    from dubber.cli import main
+    from ground.config import get_config
+
+    shipped = get_config().library.audio_norm
+    before = shipped.read_bytes()
+    assert main(["library", "audio-norm", "--from", str(corpus), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: dubber library audio-norm needs --out FILE") and str(shipped) in err
+    assert len(err.splitlines()) == 1
+    assert shipped.read_bytes() == before

@@ -110,52 +110,6 @@ evaluate() {
 }
 
 # ------------------------------------------------------------------------------------------- driver
-die() {
-    echo "$0: $*" >&2
-    exit 1
-}
-
-is_stage() {
-    local s
-    for s in "${STAGES[@]}"; do
-        [[ $1 != "$s" ]] || return 0
-    done
-    return 1
-}
-
-list() {
-    local s
-    for s in "${STAGES[@]}"; do
-        printf '  %-11s %s\n' "$s" "$(about "$s")"
-    done
-}
-
-main() {
-    case ${1:-} in
-        --list)
-            list
-            return 0
-            ;;
-        -h | --help)
-            echo "usage: $0 [--list] [STAGE...]   (no stage: all, in order; run from the repository root)"
-            list
-            return 0
-            ;;
-    esac
-    (($#)) || set -- "${STAGES[@]}"
-    local s
-    for s in "$@"; do
-        is_stage "$s" || {
-            echo "$0: unknown stage '$s' (stages: ${STAGES[*]})" >&2
-            exit 2
-        }
-    done
-    [[ -f recipes/actor/run.sh && -f pyproject.toml ]] || die "run it from the repository root"
-    [[ -x $DUBBER ]] || die "$DUBBER not found (make install, or set DUBBER and PY)"
-    for s in "$@"; do
-        echo "== $s: $(about "$s")"
-        "$s"
-    done
-}
-
+# shellcheck source=recipes/stages.sh
+source "$(dirname "$0")/../stages.sh"
 main "$@"
