@@ -6,7 +6,19 @@ prints it as one line (``error: <file>: <problem>``) and exits non-zero, with no
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+# an absolute path of two or more parts (POSIX or Windows), up to a space, quote, colon-space or bracket
+_ABSOLUTE_PATH = re.compile(
+    r"(?:(?<=^)|(?<=[\s'\"(=]))(?:[A-Za-z]:\\|/)(?:[^\s'\"():\\/]+[\\/])+([^\s'\"():\\/]*)"
+)
+
+
+def without_paths(text: str) -> str:
+    """A message fit for a client of the server: every absolute path becomes its last part (``.../clip.mp4``),
+    so no reply tells a client where the server keeps its files."""
+    return _ABSOLUTE_PATH.sub(lambda m: ".../" + m.group(1), text)
 
 
 class DubberError(Exception):

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 import msgpack
 from pydantic import BaseModel, ConfigDict, Field, StrictBytes, TypeAdapter, ValidationError, model_validator
 
-from ground.errors import DubberError
+from ground.errors import DubberError, without_paths
 from ground.messages import MESSAGE_TYPES, ErrorMessage, from_dict
 
 PROTOCOL_VERSION = 1
@@ -288,7 +288,8 @@ def decode_server(data: bytes):
 
 
 def error_frame(session: str, code: str, message: str, line: int = 0) -> ErrorMessage:
-    return ErrorMessage(session=session, line=line, code=code, message=message)
+    """The error frame a client gets: server paths left out of its message."""
+    return ErrorMessage(session=session, line=line, code=code, message=without_paths(message))
 
 
 def check_id(value: str, what: str) -> str:

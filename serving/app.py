@@ -30,6 +30,7 @@ from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
 from ray import serve
 
+from ground.errors import without_paths
 from ground.security import check_security
 from inspector.router import router as logs_router
 
@@ -228,14 +229,17 @@ class DirectorWorker:
             if not cancel.is_set():
                 code = getattr(exc, "code", None) or "bad_input"
                 text = exc.one_line() if hasattr(exc, "problem") else str(exc).strip().splitlines()[-1]
-                put(ErrorMessage(session=session, line=line, code=code, message=text))
+                put(ErrorMessage(session=session, line=line, code=code, message=without_paths(text)))
             return {"status": "cancelled" if cancel.is_set() else "failed"}
         except Exception as exc:  # a bug: the line fails, the session and the replica live on
             log.exception("line %s of session %s failed", line, session)
             if not cancel.is_set():
                 put(
                     ErrorMessage(
-                        session=session, line=line, code="internal", message=f"{type(exc).__name__}: {exc}"
+                        session=session,
+                        line=line,
+                        code="internal",
+                        message=without_paths(f"{type(exc).__name__}: {exc}"),
                     )
                 )
             return {"status": "cancelled" if cancel.is_set() else "failed"}
@@ -272,7 +276,8 @@ class DirectorWorker:
 
 
 # -- the ingress --------------------------------------------------------------------------------------------
-api = FastAPI(title="Authentic Dubber", docs_url=None, redoc_url=None)
+# The API docs are off, and so is the schema they would be drawn from (docs/protocol.md documents the API).
+api = FastAPI(title="Authentic Dubber", docs_url=None, redoc_url=None, openapi_url=None)
 api.include_router(logs_router)  # /logs: the message-log inspector, behind the same bearer token
 
 
@@ -341,13 +346,39 @@ class Ingress:
             return JSONResponse(body)
         return Response(body, media_type="application/msgpack")
 
+    async def _bounded_body(self, request: Request) -> bytes | Response:
+        """The request body, refused with 413 by its declared length before anything is read, and by what
+        has arrived as soon as it passes the limit (a chunked body declares none): never held whole."""
+        limit = self.cfg.serving.max_frame_bytes
+        too_large = JSONResponse(
+            {
+                "code": "too_large",
+                "message": f"the body is over the {limit}-byte limit (serving.max_frame_bytes)",
+            },
+            413,
+        )
+        declared = request.headers.get("content-length", "")
+        if declared and (not declared.isascii() or not declared.isdigit() or len(declared) > 15):
+            return JSONResponse({"code": "bad_request", "message": "Content-Length is not a byte count"}, 400)
+        if declared and int(declared) > limit:
+            return too_large
+        parts, size = [], 0
+        async for part in request.stream():
+            size += len(part)
+            if size > limit:
+                return too_large
+            parts.append(part)
+        return b"".join(parts)
+
     @api.post("/v1/dub")
     async def dub(self, request: Request):
         """One clip in, a wav out: a msgpack map {video, text, voice, [character, sample_rate, max_takes,
         language, fit]} (the voice as an audio file's bytes)."""
         if not self._authorized(request.headers):
             return JSONResponse({"code": "unauthorized", "message": "a bearer token is required"}, 401)
-        body = await request.body()
+        body = await self._bounded_body(request)
+        if isinstance(body, Response):
+            return body
         status, result = await self.sessions.dub_once(body, request.client.host if request.client else "")
         if status != 200:
             return JSONResponse(result, status)

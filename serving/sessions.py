@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ground.errors import without_paths
 from ground.protocol import (
     CancelFrame,
     ClipFrame,
@@ -621,7 +622,10 @@ class SessionRegistry:
             if not isinstance(req, dict) or not {"video", "text", "voice"} <= set(req):
                 raise ProtocolError("bad_frame", "the body must be a msgpack map with video, text and voice")
         except ProtocolError as exc:
-            return (413 if exc.code == "too_large" else 400), {"code": exc.code, "message": exc.problem}
+            return (413 if exc.code == "too_large" else 400), {
+                "code": exc.code,
+                "message": without_paths(exc.problem),
+            }
         why = self.admit(client)
         if why:
             return 429, {"code": "too_many_sessions", "message": why}
@@ -643,7 +647,7 @@ class SessionRegistry:
             try:
                 await session.open(decode_client(pack(open_frame)))
             except ProtocolError as exc:
-                return 400, {"code": exc.code, "message": exc.problem, "session": session.id}
+                return 400, {"code": exc.code, "message": without_paths(exc.problem), "session": session.id}
             await session.handle(pack(line))
             await session.handle(pack({"type": "close"}))
             await session.drain()

@@ -175,3 +175,12 @@ def test_well_formed_client_frames_still_decode():
     assert is_id("scene-1.take_2") and not any(
         map(is_id, ("..", "CON", "con.txt", "a\n", "a/b", "", "x" * 65))
     )
+
+
+def test_client_messages_keep_no_server_paths():
+    from ground.errors import without_paths
+    from ground.protocol import error_frame
+
+    frame = error_frame("s1", "bad_input", "/tmp/dubber-line-x1/line3.mp4: not a video (C:\\srv\\a.wav too)")
+    assert frame.message == ".../line3.mp4: not a video (.../a.wav too)"
+    assert without_paths("speak at 3/4 pace, see http://host/a/b") == "speak at 3/4 pace, see http://host/a/b"

@@ -391,7 +391,45 @@ def test_rest_dub_returns_a_wav(server):
     bad = msgpack.packb({"video": b"not a video", "voice": (DEMO / "voice.wav").read_bytes(), "text": "Hi."})
     status, _, err = http(server, "/v1/dub", bad)
     assert status == 400 and json.loads(err)["code"] == "bad_input"
+    message = json.loads(err)["message"]
+    assert "/tmp" not in message and "dubber-line-" not in message, message  # no server path reaches a client
     assert http(server, "/v1/dub", b"\xc1")[0] == 400
+
+
+def test_rest_bodies_are_refused_by_length_before_they_are_read_and_no_schema_is_served(server):
+    """A declared 300 MB body is refused at once, with nothing sent after the headers; a chunked body (no
+    length) is refused as soon as it passes the limit; /openapi.json is off with the docs."""
+    import socket
+    from http.client import HTTPConnection
+
+    host, port = "127.0.0.1", server["cfg"].serving.port
+    with socket.create_connection((host, port), timeout=60) as sock:
+        sock.sendall(
+            b"POST /v1/dub HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + TOKEN.encode()
+            + b"\r\nContent-Type: application/msgpack\r\nContent-Length: 300000000\r\n\r\n"
+        )  # fmt: skip
+        reply = sock.recv(65536).decode("latin-1")
+    assert reply.startswith("HTTP/1.1 413") and "too_large" in reply
+
+    conn = HTTPConnection(host, port, timeout=120)
+    conn.putrequest("POST", "/v1/dub")
+    conn.putheader("Authorization", f"Bearer {TOKEN}")
+    conn.putheader("Transfer-Encoding", "chunked")
+    conn.endheaders()
+    chunk = b"\0" * (256 << 10)
+    try:
+        for _ in range(8):  # 2 MiB against the test server's 1 MiB limit
+            conn.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        conn.send(b"0\r\n\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the server may answer and close before the rest arrives
+    answer = conn.getresponse()
+    assert answer.status == 413 and json.loads(answer.read())["code"] == "too_large"
+    conn.close()
+    assert http(server, "/openapi.json")[0] == 404
+    assert (
+        http(server, "/v1/dub", b"\x80", token=TOKEN)[0] == 400
+    )  # a small bad body is still read and refused
 
 
 def test_client_command_and_logs_commands(server, tmp_path, capsys):
