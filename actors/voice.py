@@ -243,9 +243,8 @@ class Actor:
         tokens = with_boundaries(x.phonemes)
         phonemes = torch.tensor([self.vocab.encode(tokens)], device=self.device)
         _, _, log_durations = self.model.encode_phonemes(phonemes)
-        speech = torch.tensor(
-            [t != SIL for t in tokens], device=self.device
-        )  # the silence around the line is not the line
+        # the silence around the line is not the line
+        speech = torch.tensor([t != SIL for t in tokens], device=self.device)
         frames = torch.expm1(log_durations[0]).clamp(min=0)[speech].sum().item()
         return frames * self.config.media.hop_ms / 1000.0 / max(pace, 1e-3)
 

@@ -1,11 +1,6 @@
-"""``dubber logs``: inspect the durable message log of every session (the logs themselves: ``ground.message_log``).
-
-A session's log is ``<log_dir>/<session>.msgpack``: every frame of the session (the director-actor messages
-of ``ground.messages``, audio chunks included, and the session's own frames of ``ground.protocol``) as one
-msgpack map each, appended and flushed (and fsynced, ``serving.log_fsync``) per message, so a crash loses at
-most the message being written. Beside it, ``<session>.index`` holds one fixed-size record per message
-(byte offset, length, line, take, type, time) so a filter reads only what it needs; the log is the truth and
-an index that is missing or short (a crash between the two writes) is rebuilt from it.
+"""``dubber logs``: inspect the durable message log of every session. The logs themselves (a msgpack map per
+frame, flushed per message, an index beside each session log that is rebuilt when it is short) are
+``ground.message_log``.
 
     dubber logs list [--json]
     dubber logs show SESSION [--line N] [--take T] [--type guidance,review] [--json]
@@ -160,12 +155,8 @@ def _follow(log: SessionLog, args, types) -> None:
                 continue
             unpacker.feed(data)
             for item in unpacker:
-                e = Entry(0, 0, item.get("line", 0), item.get("take", 0), item.get("type"), item.get("ts", 0))
-                if (
-                    (args.line is None or e.line == args.line)
-                    and (args.take is None or e.take == args.take)
-                    and (not types or e.type in types)
-                ):
+                e = Entry.of(item) if isinstance(item, dict) else Entry(0, 0, 0, 0, "?", 0.0)
+                if e.matches(args.line, args.take, types):
                     print(json.dumps(plain(item)) if args.json else _fmt(e, item), flush=True)
                 if e.type == "closed":
                     return

@@ -84,9 +84,8 @@ class LLMConfig(_Section):
 
     backend: Literal["transformers", "vllm"] = "transformers"  # vllm: GPU only
     model: str | None = None  # a local Hugging Face model folder; never a hub id fetched at run time
-    dtype: Literal["float32", "bfloat16", "float16", "auto"] = (
-        "float32"  # this CPU class has no bf16 units: float32 label scoring is ~4x faster and exact
-    )
+    # this CPU class has no bf16 units: float32 label scoring is ~4x faster and exact
+    dtype: Literal["float32", "bfloat16", "float16", "auto"] = "float32"
     max_new_tokens: int = 48
     temperature: float = Field(0.0, ge=0.0)
     timeout_s: float = 60.0
@@ -128,9 +127,8 @@ class ActorConfig(_Section):
     checkpoint: Path = REPO_ROOT / "assets" / "models" / "actor" / "actor.pt"
     # where the actor runs: auto = CUDA when torch sees a GPU (a Serve replica given serving.actor_gpus does)
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    threads: int = Field(
-        1, ge=1
-    )  # torch threads; 2 thrash (30x slower, measured) whenever another process holds a core
+    # torch threads; 2 thrash (30x slower, measured) whenever another process holds a core
+    threads: int = Field(1, ge=1)
     max_speaking_rate: float = 1.35  # --fit speed: at most this much faster than the predicted natural rate
     min_prompt_seconds: float = 1.0
     # dubbing-time alignment (actors.alignment): each phoneme takes at least this many 10 ms frames, and the
@@ -231,8 +229,6 @@ class DubberConfig(_Section):
         """Defaults, then the YAML file (if any), then ``DUBBER_<SECTION>__<KEY>`` variables."""
         data: dict = {}
         if path is not None:
-            from ground.errors import BadInputError
-
             p = Path(path)
             if not p.is_file():
                 raise BadInputError("config file not found", source=p)

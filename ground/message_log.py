@@ -25,34 +25,74 @@ from pathlib import Path
 
 import msgpack
 
-from ground.messages import Message, MessageError, encode, from_dict
+from ground.config import get_config
+from ground.errors import BadInputError
+from ground.messages import Message, MessageError, from_dict
+from ground.protocol import ALL_TYPES, check_id, server_from_dict
 
 
 class MessageLogWriter:
-    def __init__(self, path: str | Path, durable: bool = True):
+    """Appends frames (typed messages or their maps) to a log, each flushed (and fsynced with ``durable``)
+    before ``append`` returns; with ``index`` also one record per frame to ``<log>.index`` beside it (a
+    session log). The record is made before the frame is written and cannot fail (every field is clamped to
+    its width), so a frame in the log always has its record in the index."""
+
+    def __init__(self, path: str | Path, durable: bool = True, index: bool = False):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = self.path.open("ab")
+        self.index_path = self.path.with_suffix(".index") if index else None
+        self._log = self.path.open("ab")
+        self._index = self.index_path.open("ab") if self.index_path else None
+        self._codes = {t: i for i, t in enumerate(ALL_TYPES)}
         self.durable = durable
         self.count = 0
+        self._lock = threading.Lock()
 
-    def append(self, message) -> None:
-        self._file.write(encode(message))
-        self._file.flush()
-        if self.durable:
-            os.fsync(self._file.fileno())
-        self.count += 1
+    @property
+    def closed(self) -> bool:
+        return self._log.closed
+
+    def append(self, frame, blob: bytes | None = None) -> None:
+        """Write one frame (a typed message or its map; ``blob``: its msgpack bytes when already packed)."""
+        data = frame if isinstance(frame, dict) else frame.model_dump(mode="python")
+        if blob is None:
+            blob = msgpack.packb(data, use_bin_type=True)
+        with self._lock:
+            if self._log.closed:
+                return
+            record = _record(self._log.tell(), len(blob), data, self._codes) if self._index else None
+            self._log.write(blob)
+            self._log.flush()
+            if self.durable:
+                os.fsync(self._log.fileno())
+            if record is not None:
+                self._index.write(record)
+                self._index.flush()
+            self.count += 1
 
     __call__ = append
 
     def close(self) -> None:
-        self._file.close()
+        with self._lock:
+            if not self._log.closed:
+                self._log.close()
+                if self._index is not None:
+                    self._index.close()
 
     def __enter__(self) -> MessageLogWriter:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class SessionLogWriter(MessageLogWriter):
+    """A session's log, ``<directory>/<session>.msgpack``, with its index."""
+
+    def __init__(self, directory: str | Path, session: str, durable: bool = True):
+        check_id(session, "session id")
+        self.dir = Path(directory)
+        super().__init__(self.dir / f"{session}.msgpack", durable=durable, index=True)
 
 
 @dataclass
@@ -64,8 +104,8 @@ class LogContents:
 
 def scan_frames(data: bytes) -> tuple[list[tuple[int, int, object]], int | None, str | None]:
     """Every complete msgpack frame of a log's bytes as ``(offset, length, item)``, in order, up to the
-    first damage, and where and what that damage is (None, None for a whole log). Both log readers (this
-    one and ``ground.message_log``) walk a file with it."""
+    first damage, and where and what that damage is (None, None for a whole log). Every reader of either
+    layout (``read_log``, ``open_log`` rebuilding an index, the inspector) walks a file with it."""
     unpacker = msgpack.Unpacker(raw=False, strict_map_key=True, max_buffer_size=max(len(data), 1 << 20))
     unpacker.feed(data)
     frames: list[tuple[int, int, object]] = []
@@ -102,68 +142,8 @@ INDEX = struct.Struct("<QIiHBd")  # offset, length, line, take, type code, ts
 
 
 def log_dir(config=None) -> Path:
-    from ground.config import get_config
-
     cfg = config or get_config()
     return Path(cfg.serving.log_dir or cfg.cache_dir / "sessions")
-
-
-def _type_codes() -> tuple[str, ...]:
-    from ground.protocol import ALL_TYPES
-
-    return ALL_TYPES
-
-
-class SessionLogWriter:
-    """Appends frames (typed messages or their maps) to a session's log and index."""
-
-    def __init__(self, directory: str | Path, session: str, durable: bool = True):
-        from ground.protocol import check_id
-
-        check_id(session, "session id")
-        self.dir = Path(directory)
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.path = self.dir / f"{session}.msgpack"
-        self.index_path = self.dir / f"{session}.index"
-        self._log = self.path.open("ab")
-        self._index = self.index_path.open("ab")
-        self.durable = durable
-        self.count = 0
-        self._codes = {t: i for i, t in enumerate(_type_codes())}
-        self._lock = threading.Lock()
-
-    @property
-    def closed(self) -> bool:
-        return self._log.closed
-
-    def append(self, frame, blob: bytes | None = None) -> None:
-        """Write one frame (a typed message or its map; ``blob``: its msgpack bytes when already packed) and
-        its index record; the frame is flushed (and fsynced) before this returns."""
-        data = frame if isinstance(frame, dict) else frame.model_dump(mode="python")
-        if blob is None:
-            blob = msgpack.packb(data, use_bin_type=True)
-        with self._lock:
-            if self._log.closed:
-                return
-            offset = self._log.tell()
-            # the index record is made before the frame is written (it cannot fail: every field is clamped
-            # to its width), so a frame in the log always has its record in the index
-            record = _record(offset, len(blob), data, self._codes)
-            self._log.write(blob)
-            self._log.flush()
-            if self.durable:
-                os.fsync(self._log.fileno())
-            self._index.write(record)
-            self._index.flush()
-            self.count += 1
-
-    __call__ = append
-
-    def close(self) -> None:
-        with self._lock:
-            if not self._log.closed:
-                self._log.close()
-                self._index.close()
 
 
 INT32 = (-(2**31), 2**31 - 1)
@@ -200,6 +180,19 @@ class Entry:
     type: str
     ts: float
 
+    @classmethod
+    def of(cls, item: dict, offset: int = 0, length: int = 0) -> Entry:
+        """The entry of a frame's map, its fields as the index record holds them."""
+        line, take, kind, ts = _index_values(item)
+        return cls(offset, length, line, take, kind or "?", ts)
+
+    def matches(self, line: int | None = None, take: int | None = None, types=None) -> bool:
+        return (
+            (line is None or self.line == line)
+            and (take is None or self.take == take)
+            and (not types or self.type in types)
+        )
+
 
 @dataclass
 class SessionLog:
@@ -214,13 +207,7 @@ class SessionLog:
         return self.path.stem
 
     def select(self, line=None, take=None, types=None) -> list[Entry]:
-        return [
-            e
-            for e in self.entries
-            if (line is None or e.line == line)
-            and (take is None or e.take == take)
-            and (not types or e.type in types)
-        ]
+        return [e for e in self.entries if e.matches(line, take, types)]
 
     def read(self, entries: list[Entry] | None = None) -> Iterator[tuple[Entry, dict]]:
         """The maps of the given entries (all by default), read by offset."""
@@ -231,8 +218,6 @@ class SessionLog:
 
     def frames(self, entries: list[Entry] | None = None) -> Iterator[tuple[Entry, object]]:
         """Typed frames (validated), for code that wants the messages themselves."""
-        from ground.protocol import server_from_dict
-
         for e, item in self.read(entries):
             yield e, server_from_dict(item)
 
@@ -244,8 +229,7 @@ def _scan(path: Path) -> tuple[list[Entry], int | None, str | None]:
     for offset, length, item in frames:
         if not isinstance(item, dict):
             return out, offset, "a frame that is not a map"
-        line, take, kind, ts = _index_values(item)
-        out.append(Entry(offset, length, line, take, kind or "?", ts))
+        out.append(Entry.of(item, offset, length))
     return out, damaged_at, problem
 
 
@@ -253,12 +237,10 @@ def open_log(path: str | Path) -> SessionLog:
     """A session log with its index (rebuilt from the log when the index is missing, short or stale)."""
     path = Path(path)
     if not path.is_file():
-        from ground.errors import BadInputError
-
         raise BadInputError("no such session log", source=path)
     size = path.stat().st_size
     index = path.with_suffix(".index")
-    codes = _type_codes()
+    codes = ALL_TYPES
     entries: list[Entry] = []
     if index.is_file():
         raw = index.read_bytes()
@@ -280,8 +262,6 @@ def resolve(session: str, directory: Path | None = None) -> Path:
     p = Path(session)
     if p.suffix == ".msgpack" and p.is_file():
         return p
-    from ground.protocol import check_id
-
     check_id(session, "session id")
     return (directory or log_dir()) / f"{session}.msgpack"
 

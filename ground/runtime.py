@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 # The environment variables this project sets, all of them, here. Nothing is ever fetched from a model hub
 # at run time: every model ships inside an installed package or is trained and shipped by this project.
@@ -56,9 +57,6 @@ def process_wide(factory: Callable[[], T]) -> Callable[[], T]:
             return made[0]
 
     return get
-
-
-log = logging.getLogger(__name__)
 
 
 def start_local_ray(num_cpus: int | None = None, attempts: int = 5, **init_kwargs) -> None:

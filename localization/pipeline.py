@@ -125,7 +125,8 @@ class LineRecorder:
 
 
 class SpeechPool:
-    """``actors.interface.ActorInterface`` served by the speech actors in turn; it times the calls (the acting stage's cost) and records each take's audio."""
+    """``actors.interface.ActorInterface`` served by the speech actors in turn; it times the calls (the acting
+    stage's cost) and records each take's audio."""
 
     emits_audio_chunks = True  # each take's audio is logged as an AudioChunk (not again inside the take)
 

@@ -94,7 +94,8 @@ def secs(
     prompt_sr: int | None = None,
     encoder: SpeakerEncoder | None = None,
 ) -> float:
-    """SECS, speaker-encoder cosine similarity (the paper reports it x100). Cosine of the d-vectors of ``audio`` and ``prompt_audio`` (``prompt_sr`` defaults to ``sr``)."""
+    """SECS: the cosine of the d-vectors of ``audio`` and ``prompt_audio`` (``prompt_sr`` defaults to ``sr``),
+    in [-1, 1]; the paper reports it x100."""
     enc = encoder or get_speaker_encoder()
     a = enc.embed(audio, sr, source="generated audio")
     b = enc.embed(prompt_audio, prompt_sr or sr, source="timbre prompt")

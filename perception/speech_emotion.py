@@ -67,7 +67,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -75,8 +75,17 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from ground.errors import BadInputError
 from ground.messages import EMOTIONS
 
-if TYPE_CHECKING:
-    from corpora.records import ClipRecord  # records are read by their fields; corpora sits above perception
+
+class AudioRecord(Protocol):
+    """What the classifier reads of a corpus clip (``corpora.records.ClipRecord`` has them; corpora sits above
+    perception, so it is named here by its fields)."""
+
+    clip_id: str
+    audio_path: Path | None
+    speaker: str | None
+    emotion: str | None
+    split: str | None
+
 
 log = logging.getLogger(__name__)
 
@@ -270,7 +279,7 @@ class FeatureCache:
 
 
 def record_features(
-    records: Sequence[ClipRecord], cache: FeatureCache | None = None, progress: bool = False
+    records: Sequence[AudioRecord], cache: FeatureCache | None = None, progress: bool = False
 ) -> tuple[np.ndarray, tuple[str, ...]]:
     """(n, d) feature matrix of the records' ground-truth audio (cached per clip)."""
     cache = cache or FeatureCache()
@@ -519,7 +528,7 @@ class EmotionClassifier:
         vec, names = self.cache.features(clip_id, audio_path)
         return self._select(vec, names)
 
-    def record_features(self, records: Sequence[ClipRecord], progress: bool = False) -> np.ndarray:
+    def record_features(self, records: Sequence[AudioRecord], progress: bool = False) -> np.ndarray:
         """(n, d) features of the records' ground-truth audio (cached)."""
         X, names = record_features(records, self.cache, progress)
         if not records:
@@ -547,11 +556,11 @@ class EmotionClassifier:
         return out
 
     # ---- training
-    def fit(self, records: Sequence[ClipRecord], progress: bool = False) -> EmotionClassifier:
+    def fit(self, records: Sequence[AudioRecord], progress: bool = False) -> EmotionClassifier:
         with _one_thread():
             return self._fit(records, progress)
 
-    def _fit(self, records: Sequence[ClipRecord], progress: bool) -> EmotionClassifier:
+    def _fit(self, records: Sequence[AudioRecord], progress: bool) -> EmotionClassifier:
         t0 = time.perf_counter()
         records = [r for r in records if r.emotion in EMOTIONS and r.audio_path is not None]
         has_split = any(r.split for r in records)
@@ -683,7 +692,7 @@ class EmotionClassifier:
                 used[i] = mode
         return P, used
 
-    def speaker_references(self, records: Sequence[ClipRecord], progress: bool = False) -> dict:
+    def speaker_references(self, records: Sequence[AudioRecord], progress: bool = False) -> dict:
         """``{speaker: SpeakerReference}`` from the ground-truth audio of ``records`` (any labels ignored)."""
         records = [r for r in records if r.speaker is not None and r.audio_path is not None]
         if not records:
@@ -716,9 +725,9 @@ class EmotionClassifier:
 
     def evaluate_records(
         self,
-        records: Sequence[ClipRecord],
+        records: Sequence[AudioRecord],
         progress: bool = False,
-        reference_records: Sequence[ClipRecord] | None = None,
+        reference_records: Sequence[AudioRecord] | None = None,
     ) -> dict:
         """Accuracy report of the records' ground-truth audio.
 

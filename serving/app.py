@@ -30,7 +30,7 @@ from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
 from ray import serve
 
-from ground.errors import without_paths
+from ground.protocol import error_frame
 from ground.security import check_security
 from inspector.router import router as logs_router
 
@@ -165,7 +165,7 @@ class DirectorWorker:
     def _run(self, job: dict, send, cancel: threading.Event) -> dict:
         from agents.session import DirectorSession
         from ground.errors import DubberError
-        from ground.messages import ErrorMessage, encode
+        from ground.messages import encode
         from perception.video import probe
         from serving.remote import LineCancelled, LineContext, set_context
 
@@ -188,11 +188,11 @@ class DirectorWorker:
                 limit = self.cfg.serving.max_clip_seconds
                 if duration is not None and duration > limit:
                     put(
-                        ErrorMessage(
-                            session=session,
-                            line=line,
-                            code="clip_too_long",
-                            message=f"the clip is {duration:.1f} s; the limit is {limit:g} s",
+                        error_frame(
+                            session,
+                            "clip_too_long",
+                            f"the clip is {duration:.1f} s; the limit is {limit:g} s",
+                            line,
                         )
                     )
                     return {"status": "failed"}
@@ -229,19 +229,12 @@ class DirectorWorker:
             if not cancel.is_set():
                 code = getattr(exc, "code", None) or "bad_input"
                 text = exc.one_line() if hasattr(exc, "problem") else str(exc).strip().splitlines()[-1]
-                put(ErrorMessage(session=session, line=line, code=code, message=without_paths(text)))
+                put(error_frame(session, code, text, line))
             return {"status": "cancelled" if cancel.is_set() else "failed"}
         except Exception as exc:  # a bug: the line fails, the session and the replica live on
             log.exception("line %s of session %s failed", line, session)
             if not cancel.is_set():
-                put(
-                    ErrorMessage(
-                        session=session,
-                        line=line,
-                        code="internal",
-                        message=without_paths(f"{type(exc).__name__}: {exc}"),
-                    )
-                )
+                put(error_frame(session, "internal", f"{type(exc).__name__}: {exc}", line))
             return {"status": "cancelled" if cancel.is_set() else "failed"}
         finally:
             set_context(None)
@@ -348,7 +341,7 @@ class Ingress:
 
     async def _bounded_body(self, request: Request) -> bytes | Response:
         """The request body, refused with 413 by its declared length before anything is read, and by what
-        has arrived as soon as it passes the limit (a chunked body declares none): never held whole."""
+        has arrived as soon as it passes the limit (a chunked body declares none): never read past the limit."""
         limit = self.cfg.serving.max_frame_bytes
         too_large = JSONResponse(
             {
